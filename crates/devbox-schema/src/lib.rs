@@ -1,0 +1,5 @@
+//! The users.nix model of nix-devbox and its validator.
+
+pub mod model;
+
+pub use model::{ContainerPolicy, Derived, DerivedUser, User, UsersFile};
