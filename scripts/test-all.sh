@@ -20,5 +20,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Nix: parse every file, evaluate the pure checks"
 bash scripts/check-nix.sh
 
+step "cargo build --bins (integration tests run the workspace's binaries: fakes, entrypoint, daemon)"
+cargo build --workspace --bins --locked
+
 step "cargo test (unit, integration, real Podman)"
 cargo test --workspace --locked --no-fail-fast
