@@ -1,0 +1,68 @@
+# The dev container image carries every tool of the shared profile, plus the programs the
+# entrypoint runs, and its configuration follows the container contract. Evaluated with
+# stand-in packages (checks/support/stub-pkgs.nix), so no nixpkgs is needed.
+let
+  profile = import ../../profiles;
+  pkgs = import ../support/stub-pkgs.nix;
+  entrypoint = {
+    stubPackage = "devbox-entrypoint";
+  };
+  image = import ../../images/devcontainer.nix {
+    inherit pkgs;
+    devbox-entrypoint = entrypoint;
+  };
+  imageNoNix = import ../../images/devcontainer.nix {
+    inherit pkgs;
+    devbox-entrypoint = entrypoint;
+    withNix = false;
+  };
+
+  names = map (p: p.stubPackage) image.contents;
+  has = n: builtins.elem n names;
+  files = builtins.listToAttrs (
+    map (p: {
+      name = p.path;
+      value = p.text;
+    }) (builtins.filter (p: p.stubPackage == "writeTextDir") image.contents)
+  );
+  contains = needle: hay: builtins.match ".*${needle}.*" hay != null;
+  env = image.config.Env;
+
+  check =
+    cond: msg:
+    if cond then true else throw "profile-image-parity: ${msg}";
+
+  missingTools = builtins.filter (n: !has n) profile.toolNames;
+in
+builtins.all (x: x) [
+  (check (missingTools == [ ]) "tools of profiles/cli-tools.nix missing from the image: ${builtins.toJSON missingTools}")
+  (check (builtins.all has [
+    "devbox-entrypoint"
+    "tailscale"
+    "code-server"
+    "syncthing"
+    "caCertificates"
+    "nix"
+  ]) "the image lacks one of entrypoint, tailscale, code-server, syncthing, CA certificates, nix: ${builtins.toJSON names}")
+  (check (!(builtins.elem "nix" (map (p: p.stubPackage) imageNoNix.contents))) "withNix = false still puts nix in the image")
+  (check (image.includeNixDB && !imageNoNix.includeNixDB) "includeNixDB must follow withNix")
+  (check (image.config.Entrypoint == [ "/bin/devbox-entrypoint" ]) "PID 1 must be devbox-entrypoint")
+  (check (image.config.Volumes ? "/home/dev") "/home/dev must be a volume")
+  (check (image.name == "devbox-devcontainer" && image.tag == null) "image name/tag changed: the orchestrator relies on the content-hash tag")
+  (check (builtins.elem "DEVBOX_ZED_SERVER_DIR=/usr/lib/devbox/zed-server" env) "the Zed server directory must be announced to the entrypoint")
+  (check (contains "zed-remote-server-stable-0.1.0" image.fakeRootCommands) "the Zed remote server must be linked under its versioned name")
+  (check (contains "chown -R 1000:1000 ./home/dev" image.fakeRootCommands) "/home/dev must belong to dev (1000:1000)")
+  (check (
+    (builtins.filter (p: p.stubPackage == "fakeNss") image.contents) != [ ]
+    && builtins.elem "dev:x:1000:1000:dev:/home/dev:/bin/bash" (builtins.head (builtins.filter (p: p.stubPackage == "fakeNss") image.contents)).overrideArgs.extraPasswdLines
+  ) "user dev (uid 1000, home /home/dev) must be in /etc/passwd")
+  # The shared shell, git and editor configuration reaches the image's /etc.
+  (check (builtins.all (a: contains "alias ${a}=" files."etc/bashrc") (builtins.attrNames profile.shell.aliases)) "every profile alias must be in /etc/bashrc")
+  (check (builtins.all (a: contains "alias ${a}=" files."etc/zshrc") (builtins.attrNames profile.shell.aliases)) "every profile alias must be in /etc/zshrc")
+  (check (files."etc/gitconfig" == "stub-gitini:" + builtins.toJSON profile.git) "/etc/gitconfig must be the profile's git config")
+  (check (files."etc/tmux.conf" == profile.editor.tmuxConf) "/etc/tmux.conf must be the profile's")
+  (check (contains "vim.opt.number = true" files."etc/xdg/nvim/sysinit.vim") "neovim's system init must carry the profile's init.lua")
+  (check (contains "/stub/nix-direnv/share/nix-direnv/direnvrc" files."etc/direnv/direnvrc") "direnvrc must load nix-direnv")
+  # No secret-looking variable in the image environment (keys are delivered over exec + stdin).
+  (check (builtins.all (e: builtins.match "(TS_AUTHKEY|TAILSCALE_AUTH|OP_SERVICE_ACCOUNT_TOKEN).*" e == null) env) "a secret variable in the image Env")
+]

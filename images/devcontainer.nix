@@ -1,0 +1,149 @@
+# The dev container image: a dockerTools layered image whose PID 1 is devbox-entrypoint.
+#
+# Called from flake.nix as
+#   import ./images/devcontainer.nix { inherit pkgs devbox-entrypoint; }
+# and evaluated without nixpkgs by checks/pure/profile-parity.nix (with stand-in packages), so
+# this file uses only `pkgs`, `pkgs.lib.generators.toGitINI` and builtins.
+#
+# The result is `dockerTools.streamLayeredImage`: an executable that writes the image to stdout
+# (`$(nix build --print-out-paths .#devcontainer) | podman load`). Its tag is the content hash
+# (`passthru.imageTag`), so a changed image gets a new reference and the orchestrator's loader
+# and devboxd notice it.
+{
+  pkgs,
+  # The PID 1 program (packages.<system>.devbox-entrypoint of this flake).
+  devbox-entrypoint,
+  # The shared profile (profiles/default.nix).
+  profile ? import ../profiles,
+  name ? "devbox-devcontainer",
+  # Put Nix and its store database in the image so `nix` works inside the container.
+  withNix ? true,
+  # Extra packages a team wants in every container, on top of the shared tool list.
+  extraPackages ? [ ],
+}:
+let
+  inherit (pkgs) dockerTools;
+
+  devUid = 1000;
+  devGid = 1000;
+
+  # Zed's remote server: nixpkgs builds it as the `remote_server` output of zed-editor; Zed looks
+  # for ~/.zed_server/<remoteServerExecutableName>. The image ships it in one directory
+  # (DEVBOX_ZED_SERVER_DIR) and the entrypoint links it into the home volume at start.
+  zed = pkgs.zed-editor;
+  zedServerName = zed.remoteServerExecutableName or "zed-remote-server-stable-${zed.version}";
+  zedServerDir = "/usr/lib/devbox/zed-server";
+
+  # Only user `dev` (uid 1000) and root exist; NSS files come from fakeNss (root, nobody).
+  nss = dockerTools.fakeNss.override {
+    extraPasswdLines = [ "dev:x:${toString devUid}:${toString devGid}:dev:/home/dev:/bin/bash" ];
+    extraGroupLines = [ "dev:x:${toString devGid}:" ];
+  };
+
+  aliasLines = builtins.concatStringsSep "\n" (
+    map (n: "alias ${n}=${builtins.toJSON profile.shell.aliases.${n}}") (
+      builtins.attrNames profile.shell.aliases
+    )
+  );
+  exportLines = builtins.concatStringsSep "\n" (
+    map (n: "export ${n}=${builtins.toJSON profile.shell.variables.${n}}") (
+      builtins.attrNames profile.shell.variables
+    )
+  );
+
+  # System-wide shell, git, editor and direnv configuration taken from the shared profile. The
+  # home directory is a volume, so per-user files would hide behind it: configuration lives in
+  # /etc, and the volume keeps only what the user changes.
+  etcFiles = [
+    (pkgs.writeTextDir "etc/profile" ''
+      # nix-devbox: login shells
+      ${exportLines}
+      if [ -n "$BASH_VERSION" ] && [ -r /etc/bashrc ]; then . /etc/bashrc; fi
+    '')
+    (pkgs.writeTextDir "etc/bashrc" ''
+      # nix-devbox: interactive bash (the shared profile)
+      [ -z "$PS1" ] && return
+      ${exportLines}
+      ${aliasLines}
+      ${profile.shell.interactiveInit}
+    '')
+    (pkgs.writeTextDir "etc/zshrc" ''
+      # nix-devbox: interactive zsh (the shared profile)
+      ${exportLines}
+      ${aliasLines}
+      ${profile.shell.interactiveInit}
+    '')
+    (pkgs.writeTextDir "etc/gitconfig" (pkgs.lib.generators.toGitINI profile.git))
+    (pkgs.writeTextDir "etc/tmux.conf" profile.editor.tmuxConf)
+    # Neovim reads $XDG_CONFIG_DIRS/nvim/sysinit.vim before the user's own init.
+    (pkgs.writeTextDir "etc/xdg/nvim/sysinit.vim" ''
+      lua << EOF
+      ${profile.editor.neovimInitLua}
+      EOF
+    '')
+    # direnv reads its configuration from $DIRENV_CONFIG.
+    (pkgs.writeTextDir "etc/direnv/direnvrc" (profile.shell.direnvrc pkgs.nix-direnv))
+    (pkgs.writeTextDir "etc/nix/nix.conf" ''
+      experimental-features = nix-command flakes
+      build-users-group =
+      sandbox = false
+    '')
+  ];
+in
+dockerTools.streamLayeredImage {
+  inherit name;
+  # null: the tag is the content hash, exposed as passthru.imageTag.
+  tag = null;
+
+  contents =
+    profile.packagesFor pkgs
+    ++ [
+      devbox-entrypoint
+      pkgs.tailscale
+      pkgs.code-server
+      pkgs.syncthing
+      nss
+      # /etc/ssl/certs/ca-bundle.crt and ca-certificates.crt, from cacert.
+      dockerTools.caCertificates
+      dockerTools.usrBinEnv
+      dockerTools.binSh
+    ]
+    ++ (if withNix then [ pkgs.nix ] else [ ])
+    ++ etcFiles
+    ++ extraPackages;
+
+  includeNixDB = withNix;
+
+  # Relative paths: these run in the image's root directory. fakeroot makes chown stick.
+  fakeRootCommands = ''
+    mkdir -p ./tmp ./var/tmp ./run/devbox ./home/dev/sync ./root .${zedServerDir}
+    chmod 1777 ./tmp ./var/tmp
+    chmod 0700 ./root
+    chown -R ${toString devUid}:${toString devGid} ./home/dev
+    ln -s ${zed.remote_server}/bin/${zedServerName} .${zedServerDir}/${zedServerName}
+  '';
+
+  config = {
+    Entrypoint = [ "/bin/devbox-entrypoint" ];
+    # PID 1 starts as container root (mapped to an unprivileged host uid by --userns=auto): it
+    # needs root to run tailscaled, and runs the user-facing services as `dev`.
+    WorkingDir = "/home/dev";
+    Volumes = {
+      "/home/dev" = { };
+    };
+    Env = [
+      "PATH=/bin:/usr/bin"
+      "LANG=C.UTF-8"
+      "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
+      "NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
+      "GIT_CONFIG_SYSTEM=/etc/gitconfig"
+      "XDG_CONFIG_DIRS=/etc/xdg"
+      "DIRENV_CONFIG=/etc/direnv"
+      "DEVBOX_ZED_SERVER_DIR=${zedServerDir}"
+    ];
+    Labels = {
+      "org.opencontainers.image.title" = "nix-devbox dev container";
+      "io.nix-devbox.image" = "devcontainer";
+    };
+  };
+}

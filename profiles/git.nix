@@ -1,0 +1,23 @@
+# Git configuration shared by every environment, as a git-config attribute set
+# ({ section = { key = value; }; }). Identity (user.name/email) is per person and added by the
+# consumer (home-manager options, or the container's users.nix entry).
+{
+  init.defaultBranch = "main";
+  pull.rebase = true;
+  push.autoSetupRemote = true;
+  fetch.prune = true;
+  rebase.autoStash = true;
+  merge.conflictStyle = "zdiff3";
+  diff.algorithm = "histogram";
+  rerere.enabled = true;
+  core.pager = "delta";
+  interactive.diffFilter = "delta --color-only";
+  delta.navigate = true;
+  alias = {
+    st = "status -sb";
+    co = "checkout";
+    sw = "switch";
+    lg = "log --graph --oneline --decorate";
+    amend = "commit --amend --no-edit";
+  };
+}
