@@ -1,0 +1,103 @@
+# home-manager module `programs.devbox`: the shared CLI profile for one user (the Mac through
+# nix-darwin, any Linux with home-manager). Tools, shell, git and editor settings all come from
+# profiles/, the same data the dev container image uses.
+{
+  config,
+  lib,
+  pkgs,
+  options,
+  ...
+}:
+let
+  cfg = config.programs.devbox;
+  profile = import ../../profiles;
+
+  identity = lib.filterAttrs (_: v: v != null) {
+    name = cfg.git.userName;
+    email = cfg.git.userEmail;
+  };
+  gitSettings = lib.recursiveUpdate profile.git (
+    lib.optionalAttrs (identity != { }) { user = identity; }
+  );
+in
+{
+  options.programs.devbox = {
+    enable = lib.mkEnableOption "the nix-devbox shared CLI profile (tools, shell, git and editor configuration)";
+
+    extraPackages = lib.mkOption {
+      type = lib.types.listOf lib.types.package;
+      default = [ ];
+      example = lib.literalExpression "[ pkgs.kubectl ]";
+      description = "Packages installed next to the shared tool list.";
+    };
+
+    git = {
+      userName = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "Alice Example";
+        description = "git's user.name (null leaves it unset).";
+      };
+      userEmail = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "alice@example.com";
+        description = "git's user.email (null leaves it unset).";
+      };
+    };
+
+    zsh.enable = lib.mkOption {
+      type = lib.types.bool;
+      default = pkgs.stdenv.hostPlatform.isDarwin;
+      defaultText = lib.literalExpression "pkgs.stdenv.hostPlatform.isDarwin";
+      description = "Also configure zsh (macOS's login shell) with the shared aliases and hooks.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable (
+    lib.mkMerge [
+      {
+        home.packages = profile.packagesFor pkgs ++ cfg.extraPackages;
+        home.shellAliases = profile.shell.aliases;
+        home.sessionVariables = profile.shell.variables;
+
+        programs.bash = {
+          enable = lib.mkDefault true;
+          initExtra = profile.shell.interactiveInit;
+        };
+
+        programs.git.enable = true;
+
+        xdg.configFile = {
+          "nvim/init.lua".text = profile.editor.neovimInitLua;
+          "tmux/tmux.conf".text = profile.editor.tmuxConf;
+          # direnv sources every file in ~/.config/direnv/lib; home-manager's own direnv module
+          # uses another file name there, so both can coexist.
+          "direnv/lib/devbox-nix-direnv.sh".text = profile.shell.direnvrc pkgs.nix-direnv;
+        };
+      }
+
+      # home-manager renamed programs.git.extraConfig to programs.git.settings (and folded
+      # userName/userEmail into settings.user); follow whichever this release declares.
+      (
+        if options.programs.git ? settings then
+          { programs.git.settings = gitSettings; }
+        else
+          { programs.git.extraConfig = gitSettings; }
+      )
+
+      (lib.mkIf cfg.zsh.enable (
+        {
+          programs.zsh.enable = lib.mkDefault true;
+        }
+        # programs.zsh.initExtra became programs.zsh.initContent.
+        // (
+          if options.programs.zsh ? initContent then
+            { programs.zsh.initContent = profile.shell.interactiveInit; }
+          else
+            { programs.zsh.initExtra = profile.shell.interactiveInit; }
+        )
+      ))
+    ]
+  );
+}
