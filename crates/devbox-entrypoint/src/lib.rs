@@ -1,0 +1,2 @@
+//! `devbox-entrypoint`: PID 1 of the nix-devbox dev container.
+pub mod status;

@@ -1,0 +1,88 @@
+//! Small helpers for tests that drive the real `podman` CLI (rootful).
+
+use std::process::{Command, Output, Stdio};
+
+use crate::{KitError, Result};
+
+/// Runs `podman ARGS`, returns its trimmed stdout or an error carrying stderr.
+pub fn podman(args: &[&str]) -> Result<String> {
+    let out = podman_output(args)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(KitError::Command {
+            command: format!("podman {}", args.join(" ")),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Runs `podman ARGS` and returns the raw output whatever the exit status.
+pub fn podman_output(args: &[&str]) -> Result<Output> {
+    Command::new("podman")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| KitError::io("run podman (is it installed? scripts/setup-debian.sh)", e))
+}
+
+/// Runs `podman ARGS` with `input` on stdin (e.g. `exec -i ... deliver-key`).
+pub fn podman_with_stdin(args: &[&str], input: &[u8]) -> Result<Output> {
+    use std::io::Write;
+    let mut child = Command::new("podman")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| KitError::io("run podman", e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .map_err(|e| KitError::io("write podman stdin", e))?;
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| KitError::io("wait podman", e))
+}
+
+/// Removes the containers and volumes it names when dropped (also when a test fails).
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl Cleanup {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn container(&mut self, name: &str) -> &mut Self {
+        self.containers.push(name.to_string());
+        self
+    }
+    pub fn volume(&mut self, name: &str) -> &mut Self {
+        self.volumes.push(name.to_string());
+        self
+    }
+    pub fn network(&mut self, name: &str) -> &mut Self {
+        self.networks.push(name.to_string());
+        self
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = podman_output(&["rm", "-f", "-t", "0", c]);
+        }
+        for v in &self.volumes {
+            let _ = podman_output(&["volume", "rm", "-f", v]);
+        }
+        for n in &self.networks {
+            let _ = podman_output(&["network", "rm", "-f", n]);
+        }
+    }
+}
