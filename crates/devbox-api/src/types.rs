@@ -1,0 +1,308 @@
+//! Request, response and event types. JSON field names are camelCase.
+
+use serde::{Deserialize, Serialize};
+
+/// Socket path the CLI uses unless `--socket` / `DEVBOX_SOCKET` says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/devbox/devbox.sock";
+
+/// What went wrong, as a stable machine-readable code. The HTTP status follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The request itself is invalid (bad name, cpu, memory).
+    BadRequest,
+    /// The caller is not in the users file.
+    UnknownUser,
+    /// The caller may not act on this container.
+    Forbidden,
+    /// No such container (or not visible to the caller).
+    NotFound,
+    /// The name is taken or the container is in the wrong state.
+    Conflict,
+    /// A per-user or global limit would be exceeded.
+    QuotaExceeded,
+    /// The user already has a container; creating another needs confirmation.
+    NeedsConfirmation,
+    /// A dependency (Podman, `op`, the token, the container's entrypoint) is missing or failing.
+    Unavailable,
+    /// A bug or an unexpected state; see the daemon's log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status code for this error.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::UnknownUser | ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict | ErrorCode::NeedsConfirmation => 409,
+            ErrorCode::QuotaExceeded => 429,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The CLI's exit code for this error (documented in docs/controller.md).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorCode::BadRequest => 2,
+            ErrorCode::UnknownUser | ErrorCode::Forbidden => 4,
+            ErrorCode::NotFound => 5,
+            ErrorCode::Conflict | ErrorCode::NeedsConfirmation => 6,
+            ErrorCode::QuotaExceeded => 7,
+            ErrorCode::Unavailable => 8,
+            ErrorCode::Internal => 1,
+        }
+    }
+}
+
+/// The error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// What went wrong and what to do, for humans.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// One line of a long operation's response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A step has begun.
+    Step { message: String },
+    /// The operation succeeded; `result` depends on the operation.
+    Done { result: serde_json::Value },
+    /// The operation failed; nothing half-made was left behind.
+    Error { error: ApiError },
+}
+
+/// Who the daemon thinks the caller is (from SO_PEERCRED).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    pub uid: u32,
+    pub user: String,
+    pub is_admin: bool,
+}
+
+/// `POST /v1/containers`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRequest {
+    pub name: String,
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    #[serde(default)]
+    pub memory: Option<String>,
+    #[serde(default)]
+    pub syncthing: bool,
+    /// Start the container after creating it (default true).
+    #[serde(default = "yes")]
+    pub start: bool,
+    /// The caller confirmed creating another container although they already have one.
+    #[serde(default)]
+    pub confirm_another: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `DELETE /v1/containers/{name}` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyQuery {
+    #[serde(default)]
+    pub keep_volume: bool,
+}
+
+/// `POST /v1/containers/{name}/rotate-key`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// Re-authenticate right away instead of at the next start.
+    #[serde(default)]
+    pub now: bool,
+}
+
+/// `GET /v1/containers` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    /// Admins: every user's containers (others always see only their own).
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `GET /v1/containers/{name}/logs` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsQuery {
+    #[serde(default)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[serde(default)]
+    pub tail: Option<u32>,
+}
+
+/// Desired state the daemon keeps for each container (the reconciler brings it back after a reboot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DesiredState {
+    Running,
+    Stopped,
+}
+
+/// A container as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInfo {
+    pub name: String,
+    pub owner: String,
+    /// Podman's state: created, running, exited, ...
+    pub state: String,
+    pub desired: Option<DesiredState>,
+    pub cpu: f64,
+    pub memory_bytes: u64,
+    pub syncthing: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    pub image: String,
+    pub volume: String,
+}
+
+/// The entrypoint's `status --json`, as far as the controller needs it. Unknown fields are ignored
+/// so the entrypoint can grow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntrypointStatus {
+    #[serde(default)]
+    pub phase: String,
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub services: Vec<ServiceStatus>,
+    #[serde(default)]
+    pub tailscale: TailscaleStatus,
+    #[serde(default)]
+    pub syncthing: SyncthingStatus,
+    #[serde(default)]
+    pub last_activity: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub restarts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TailscaleStatus {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncthingStatus {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+}
+
+/// How to reach a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectInfo {
+    pub ssh: String,
+    pub code_server: String,
+    pub zed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncthing_device_id: Option<String>,
+}
+
+impl ConnectInfo {
+    /// The connection hints for a container on the tailnet.
+    pub fn for_container(name: &str, syncthing_device_id: Option<String>) -> Self {
+        Self {
+            ssh: format!("ssh dev@{name}"),
+            code_server: format!("http://{name}:8080/"),
+            zed: format!("zed ssh://dev@{name}/home/dev"),
+            syncthing_device_id,
+        }
+    }
+}
+
+/// `status NAME` and the result of create/start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub container: ContainerInfo,
+    /// None when the container is not running or the entrypoint did not answer.
+    pub entrypoint: Option<EntrypointStatus>,
+    pub connect: ConnectInfo,
+}
+
+/// One check of `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoctorCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do when not ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// `GET /v1/doctor`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoctorReport {
+    pub checks: Vec<DoctorCheck>,
+}
+
+/// The result of destroy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyResult {
+    pub name: String,
+    pub volume_kept: bool,
+    pub volume: String,
+}

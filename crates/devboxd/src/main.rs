@@ -1,0 +1,121 @@
+//! devboxd: the nix-devbox controller daemon. See docs/controller.md.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use devboxd::clock::SystemClock;
+use devboxd::config::Config;
+use devboxd::podman::Podman;
+use devboxd::secrets::OpCli;
+use devboxd::server::{self, App};
+use devboxd::service::{Service, Settings};
+use devboxd::state::StateStore;
+use devboxd::users::Users;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::EnvFilter;
+
+/// The nix-devbox controller daemon: the only component that talks to Podman.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// JSON config file (camelCase fields; see docs/controller.md).
+    #[arg(long, env = "DEVBOXD_CONFIG")]
+    config: PathBuf,
+    /// Validate the config and the users file, then exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("DEVBOXD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd (JOURNAL_STREAM is set) log to journald with structured fields.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(layer) = tracing_journald::layer() {
+            tracing_subscriber::registry().with(filter).with(layer).init();
+            return;
+        }
+    }
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let users = Users::load(&config.users_file)?;
+    if args.check {
+        println!(
+            "config {} and users file {} are valid ({} users)",
+            args.config.display(),
+            config.users_file.display(),
+            users.file.users.len()
+        );
+        return Ok(());
+    }
+    init_logging();
+    let op = OpCli {
+        command: config.op_command.clone(),
+        token_file: config.token_file(),
+        timeout: Duration::from_secs(60),
+    };
+    let state = StateStore::new(&config.state_dir);
+    state
+        .load()
+        .with_context(|| format!("reading state in {}", config.state_dir.display()))?;
+    let settings = Settings {
+        image: config.image.clone(),
+        instance: config.instance.clone(),
+        ready_timeout: Duration::from_secs(config.ready_timeout_secs),
+        userns: (!config.userns.is_empty()).then(|| config.userns.clone()),
+    };
+    let service = Service::new(
+        Podman::new(&config.podman_socket),
+        op.clone(),
+        SystemClock,
+        users,
+        settings,
+        state,
+    );
+    let app = Arc::new(App {
+        service,
+        op: Some(op),
+    });
+    let listener = server::listen(&config.socket_path, &config.socket_group)?;
+    tracing::info!(socket = %config.socket_path.display(), image = %config.image, instance = %config.instance, "devboxd listening");
+    let reconciler = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = reconciler.service.reconcile_at_start().await {
+            tracing::error!(error = %e, "reconcile at start failed");
+        }
+    });
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("devboxd shutting down");
+    };
+    server::serve(listener, app, shutdown)
+        .await
+        .context("serving the socket")?;
+    let _ = std::fs::remove_file(&config.socket_path);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args).await {
+        eprintln!("devboxd: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,373 @@
+//! The Podman backend: bollard against Podman's Docker-compatible API socket.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+};
+use bollard::{ClientVersion, Docker};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput};
+
+/// Podman 4.x implements Docker API 1.41.
+const API_VERSION: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+#[derive(Debug)]
+pub struct Podman {
+    socket: String,
+    client: std::sync::OnceLock<Docker>,
+}
+
+impl Podman {
+    /// Connects lazily: a missing socket is reported by the first call, so the daemon can start
+    /// (and `doctor` can explain) while Podman is down.
+    pub fn new(socket: &Path) -> Self {
+        Self {
+            socket: socket.to_string_lossy().to_string(),
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn docker(&self) -> Result<&Docker, EngineError> {
+        if let Some(d) = self.client.get() {
+            return Ok(d);
+        }
+        let d = Docker::connect_with_unix(&self.socket, 120, &API_VERSION).map_err(map_err)?;
+        Ok(self.client.get_or_init(|| d))
+    }
+}
+
+fn map_err(e: bollard::errors::Error) -> EngineError {
+    use bollard::errors::Error as B;
+    match e {
+        B::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            404 => EngineError::NotFound(message),
+            409 => EngineError::Conflict(message),
+            _ => EngineError::Failed(format!("{status_code}: {message}")),
+        },
+        B::SocketNotFoundError(p) => EngineError::Unavailable(format!(
+            "Podman's API socket {p} does not exist; start it (`systemctl enable --now podman.socket`)"
+        )),
+        B::HyperResponseError { .. } | B::IOError { .. } | B::RequestTimeoutError => {
+            EngineError::Unavailable(format!("{e}; is Podman's API service running?"))
+        }
+        other => EngineError::Failed(other.to_string()),
+    }
+}
+
+fn label_filter(labels: &BTreeMap<String, String>) -> HashMap<String, Vec<String>> {
+    let mut f = HashMap::new();
+    f.insert(
+        "label".to_string(),
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    );
+    f
+}
+
+impl Engine for Podman {
+    async fn ping(&self) -> Result<String, EngineError> {
+        let v = self.docker()?.version().await.map_err(map_err)?;
+        Ok(v.version.unwrap_or_default())
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {
+        match self.docker()?.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) => match map_err(e) {
+                EngineError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
+        match self.docker()?.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.labels.into_iter().collect())),
+            Err(e) => match map_err(e) {
+                EngineError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.docker()?.create_volume(req).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        self.docker()?
+            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+            .await
+            .map_err(map_err)
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+        let host_config = HostConfig {
+            nano_cpus: Some(spec.nano_cpus),
+            memory: Some(spec.memory_bytes),
+            // No swap beyond the memory limit, so the limit is the limit.
+            memory_swap: Some(spec.memory_bytes),
+            mounts: Some(vec![Mount {
+                target: Some(spec.home_path.clone()),
+                source: Some(spec.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }]),
+            tmpfs: Some(spec.tmpfs.iter().cloned().collect()),
+            userns_mode: spec.userns.clone(),
+            publish_all_ports: Some(false),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.hostname.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        self.docker()?
+            .create_container(Some(opts), body)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker()?.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            // 304: already running.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn stop(&self, name: &str, timeout_secs: u32) -> Result<(), EngineError> {
+        let opts = StopContainerOptions {
+            t: Some(i32::try_from(timeout_secs).unwrap_or(10)),
+            signal: None,
+        };
+        match self.docker()?.stop_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: false,
+            link: false,
+        };
+        self.docker()?
+            .remove_container(name, Some(opts))
+            .await
+            .map_err(map_err)
+    }
+
+    async fn inspect(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {
+        match self
+            .docker()?
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => {
+                let config = c.config.unwrap_or_default();
+                Ok(Some(ContainerRecord {
+                    name: c
+                        .name
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    state: c
+                        .state
+                        .and_then(|s| s.status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    labels: config.labels.unwrap_or_default().into_iter().collect(),
+                    image: config.image.unwrap_or_default(),
+                }))
+            }
+            Err(e) => match map_err(e) {
+                EngineError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn list_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<ContainerRecord>, EngineError> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(labels)),
+            ..Default::default()
+        };
+        let list = self
+            .docker()?
+            .list_containers(Some(opts))
+            .await
+            .map_err(map_err)?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerRecord {
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+                image: c.image.unwrap_or_default(),
+            })
+            // The engine filters by label already; keep the guarantee even if it did not.
+            .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
+            .collect())
+    }
+
+    async fn exec(
+        &self,
+        name: &str,
+        cmd: &[&str],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<ExecOutput, EngineError> {
+        let run = async {
+            let created = self
+                .docker()?
+                .create_exec(
+                    name,
+                    CreateExecOptions::<String> {
+                        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                        attach_stdin: Some(stdin.is_some()),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        tty: Some(false),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(map_err)?;
+            let started = self
+                .docker()?
+                .start_exec(
+                    &created.id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: false,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(map_err)?;
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            if let StartExecResults::Attached { mut output, mut input } = started {
+                if let Some(data) = stdin {
+                    input
+                        .write_all(data)
+                        .await
+                        .map_err(|e| EngineError::Failed(format!("exec stdin: {e}")))?;
+                    input
+                        .shutdown()
+                        .await
+                        .map_err(|e| EngineError::Failed(format!("exec stdin close: {e}")))?;
+                }
+                drop(input);
+                while let Some(chunk) = output.next().await {
+                    match chunk.map_err(map_err)? {
+                        bollard::container::LogOutput::StdOut { message } => {
+                            stdout.extend_from_slice(&message)
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            stderr.extend_from_slice(&message)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // The exit code may lag the end of the output stream by a moment.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let inspected = self.docker()?.inspect_exec(&created.id).await.map_err(map_err)?;
+                if inspected.running != Some(true) {
+                    if let Some(code) = inspected.exit_code {
+                        return Ok(ExecOutput {
+                            exit_code: code,
+                            stdout,
+                            stderr,
+                        });
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(EngineError::Failed(format!(
+                        "exec {:?} in {name} did not report an exit code",
+                        cmd.first().unwrap_or(&"")
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(timeout, run).await.map_err(|_| {
+            EngineError::Failed(format!(
+                "exec {:?} in {name} timed out after {}s",
+                cmd.first().unwrap_or(&""),
+                timeout.as_secs()
+            ))
+        })?
+    }
+
+    fn logs(&self, name: &str, follow: bool, tail: Option<u32>) -> ByteStream {
+        let opts = LogsOptions {
+            follow,
+            stdout: true,
+            stderr: true,
+            tail: tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into()),
+            ..Default::default()
+        };
+        match self.docker() {
+            Ok(d) => Box::pin(
+                d.logs(name, Some(opts))
+                    .map(|r| r.map(|o| o.into_bytes().to_vec()).map_err(map_err)),
+            ),
+            Err(e) => Box::pin(futures_util::stream::once(async move { Err(e) })),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Tailscale keys from 1Password through the `op` CLI. The service-account token is read from its
+//! credential file for each call and handed ONLY to the `op` child's environment (never argv, never
+//! the daemon's own environment, never a log line). The key comes back in a `SecretString`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
+use tokio::process::Command;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("no 1Password service-account token is configured: set `opTokenFile` in the devboxd config or load the credential with systemd `LoadCredential=op-service-account-token:PATH`")]
+    NoTokenFile,
+    #[error("cannot read the 1Password service-account token from {path}: {reason}. Check the file exists and is readable by devboxd")]
+    TokenUnreadable { path: PathBuf, reason: String },
+    #[error("the 1Password service-account token file {path} is empty; put the token in it")]
+    TokenEmpty { path: PathBuf },
+    #[error("the 1Password CLI `{command}` could not be run: {reason}. Install `op` or set `opCommand` in the devboxd config")]
+    OpMissing { command: String, reason: String },
+    #[error("`op read {reference}` failed: {stderr}. Check the item exists in 1Password and the service account can read its vault")]
+    OpFailed { reference: String, stderr: String },
+    #[error("`op read {reference}` did not answer within {secs}s; check the network and 1Password's status")]
+    OpTimeout { reference: String, secs: u64 },
+    #[error("`op read {reference}` returned an empty value; put the Tailscale auth key in the item's password field")]
+    Empty { reference: String },
+}
+
+/// Something that can fetch a secret by reference. The daemon uses [`OpCli`].
+pub trait SecretSource: Send + Sync + 'static {
+    fn read(
+        &self,
+        reference: &str,
+    ) -> impl std::future::Future<Output = Result<SecretString, SecretError>> + Send;
+}
+
+/// The real thing: `op read REFERENCE` with `OP_SERVICE_ACCOUNT_TOKEN` in the child's environment.
+#[derive(Debug, Clone)]
+pub struct OpCli {
+    pub command: PathBuf,
+    pub token_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+impl OpCli {
+    fn token(&self) -> Result<SecretString, SecretError> {
+        let path = self.token_file.as_deref().ok_or(SecretError::NoTokenFile)?;
+        let text = SecretString::from(read_token(path)?);
+        let token = text.expose_secret().trim();
+        if token.is_empty() {
+            return Err(SecretError::TokenEmpty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(SecretString::from(token.to_string()))
+    }
+
+    /// Checks that the token file is there and `op` can be run, without reading a secret.
+    pub async fn check(&self) -> Result<String, SecretError> {
+        self.token()?;
+        let out = Command::new(&self.command)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| SecretError::OpMissing {
+                command: self.command.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+fn read_token(path: &Path) -> Result<String, SecretError> {
+    std::fs::read_to_string(path).map_err(|e| SecretError::TokenUnreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl SecretSource for OpCli {
+    async fn read(&self, reference: &str) -> Result<SecretString, SecretError> {
+        let token = self.token()?;
+        let child = Command::new(&self.command)
+            .arg("read")
+            .arg(reference)
+            .env("OP_SERVICE_ACCOUNT_TOKEN", token.expose_secret())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SecretError::OpMissing {
+                command: self.command.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        drop(token);
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| SecretError::OpTimeout {
+                reference: reference.to_string(),
+                secs: self.timeout.as_secs(),
+            })?
+            .map_err(|e| SecretError::OpMissing {
+                command: self.command.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        if !out.status.success() {
+            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            stderr.truncate(500);
+            if stderr.is_empty() {
+                stderr = format!("exit status {}", out.status);
+            }
+            return Err(SecretError::OpFailed {
+                reference: reference.to_string(),
+                stderr,
+            });
+        }
+        let value = String::from_utf8(out.stdout)
+            .map_err(|_| SecretError::Empty {
+                reference: reference.to_string(),
+            })?
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        let secret = SecretString::from(value);
+        if secret.expose_secret().trim().is_empty() {
+            return Err(SecretError::Empty {
+                reference: reference.to_string(),
+            });
+        }
+        Ok(secret)
+    }
+}

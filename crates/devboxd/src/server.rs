@@ -1,0 +1,366 @@
+//! HTTP/JSON over the Unix socket. The caller is identified by SO_PEERCRED of the connection,
+//! never by anything the client sends.
+
+use std::convert::Infallible;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use devbox_api::{
+    ApiError, CreateRequest, DestroyQuery, ErrorCode, Event, ListQuery, LogsQuery,
+    RotateKeyRequest, WhoAmI,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::net::UnixListener;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::secrets::{OpCli, SecretSource};
+use crate::service::Service;
+use crate::users::Caller;
+
+/// The peer's uid, from the kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerUid(pub Option<u32>);
+
+impl Connected<axum::serve::IncomingStream<'_, UnixListener>> for PeerUid {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, UnixListener>) -> Self {
+        PeerUid(stream.io().peer_cred().ok().map(|c| c.uid()))
+    }
+}
+
+/// What the handlers share.
+pub struct App<E: Engine, S: SecretSource, C: Clock> {
+    pub service: Service<E, S, C>,
+    /// For `doctor`: checks `op` and the token without reading a secret.
+    pub op: Option<OpCli>,
+}
+
+type Shared<E, S, C> = Arc<App<E, S, C>>;
+
+struct Failure(ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure(e)
+    }
+}
+
+fn caller<E: Engine, S: SecretSource, C: Clock>(
+    app: &App<E, S, C>,
+    peer: PeerUid,
+) -> Result<Caller, Failure> {
+    let uid = peer.0.ok_or_else(|| {
+        Failure(ApiError::new(
+            ErrorCode::UnknownUser,
+            "cannot identify the caller (no peer credentials on the socket)",
+        ))
+    })?;
+    app.service.users.caller(uid).ok_or_else(|| {
+        Failure(ApiError::new(
+            ErrorCode::UnknownUser,
+            format!("uid {uid} is not a devbox user (not in users.nix); ask an admin to add you"),
+        ))
+    })
+}
+
+/// Runs a long operation in its own task (it finishes even if the client goes away) and streams
+/// its steps as newline-delimited JSON events.
+fn operation<T, Fut>(run: impl FnOnce(mpsc::UnboundedSender<Event>) -> Fut) -> Response
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let fut = run(tx.clone());
+    tokio::spawn(async move {
+        let last = match fut.await {
+            Ok(v) => match serde_json::to_value(v) {
+                Ok(result) => Event::Done { result },
+                Err(e) => Event::Error {
+                    error: ApiError::new(ErrorCode::Internal, e.to_string()),
+                },
+            },
+            Err(error) => Event::Error { error },
+        };
+        let _ = tx.send(last);
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let ev = rx.recv().await?;
+        let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, Infallible>(Bytes::from(line)), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn stepper(tx: mpsc::UnboundedSender<Event>) -> impl Fn(&str) + Send + Sync {
+    move |m: &str| {
+        let _ = tx.send(Event::Step {
+            message: m.to_string(),
+        });
+    }
+}
+
+pub fn router<E: Engine, S: SecretSource, C: Clock>(app: Shared<E, S, C>) -> Router {
+    Router::new()
+        .route("/v1/whoami", get(whoami::<E, S, C>))
+        .route("/v1/doctor", get(doctor::<E, S, C>))
+        .route(
+            "/v1/containers",
+            get(list::<E, S, C>).post(create::<E, S, C>),
+        )
+        .route(
+            "/v1/containers/{name}",
+            get(status::<E, S, C>).delete(destroy::<E, S, C>),
+        )
+        .route("/v1/containers/{name}/start", post(start::<E, S, C>))
+        .route("/v1/containers/{name}/stop", post(stop::<E, S, C>))
+        .route("/v1/containers/{name}/rotate-key", post(rotate::<E, S, C>))
+        .route("/v1/containers/{name}/logs", get(logs::<E, S, C>))
+        .with_state(app)
+}
+
+async fn whoami<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+) -> Result<Json<WhoAmI>, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(WhoAmI {
+        uid: c.uid,
+        user: c.user,
+        is_admin: c.is_admin,
+    }))
+}
+
+async fn doctor<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+) -> Result<Response, Failure> {
+    caller(&app, peer)?;
+    let op = app.op.clone();
+    let report = app
+        .service
+        .doctor(async move {
+            match op {
+                Some(op) => op.check().await,
+                None => Ok("(test source)".to_string()),
+            }
+        })
+        .await;
+    Ok(Json(report).into_response())
+}
+
+async fn list<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(app.service.list(&c, q.all).await?).into_response())
+}
+
+async fn status<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(app.service.status(&c, &name).await?).into_response())
+}
+
+async fn create<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    let req: CreateRequest = serde_json::from_slice(&body).map_err(|e| {
+        Failure(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid create request: {e}"),
+        ))
+    })?;
+    Ok(operation(move |tx| async move {
+        app.service.create(&c, &req, &stepper(tx)).await
+    }))
+}
+
+async fn start<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(operation(move |tx| async move {
+        app.service.start(&c, &name, &stepper(tx)).await
+    }))
+}
+
+async fn stop<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(operation(move |tx| async move {
+        app.service.stop(&c, &name, &stepper(tx)).await
+    }))
+}
+
+async fn destroy<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<DestroyQuery>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(operation(move |tx| async move {
+        app.service
+            .destroy(&c, &name, q.keep_volume, &stepper(tx))
+            .await
+    }))
+}
+
+async fn rotate<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    let req: RotateKeyRequest = if body.is_empty() {
+        RotateKeyRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Failure(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("invalid rotate-key request: {e}"),
+            ))
+        })?
+    };
+    Ok(operation(move |tx| async move {
+        app.service
+            .rotate_key(&c, &name, req.now, &stepper(tx))
+            .await
+    }))
+}
+
+async fn logs<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    let stream = app.service.logs(&c, &name, q.follow, q.tail).await?;
+    let body = stream.map(|r| match r {
+        Ok(b) => Ok::<_, Infallible>(Bytes::from(b)),
+        Err(e) => Ok(Bytes::from(format!("\n[devboxd: log stream ended: {e}]\n"))),
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot prepare the socket directory {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} exists and is not a socket; remove it or choose another socketPath")]
+    NotASocket { path: String },
+    #[error("cannot listen on {path}: {source}")]
+    Bind {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the socket group {group:?} does not exist; create it (`groupadd {group}`) or set socketGroup in the devboxd config")]
+    NoGroup { group: String },
+    #[error("cannot give the socket {path} to group {group:?} with mode 0660: {reason}")]
+    Permissions {
+        path: String,
+        group: String,
+        reason: String,
+    },
+}
+
+/// Binds the socket: replaces a stale socket, owner root, group `group`, mode 0660.
+pub fn listen(path: &Path, group: &str) -> Result<UnixListener, ListenError> {
+    let p = path.display().to_string();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| ListenError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            return Err(ListenError::NotASocket { path: p });
+        }
+        std::fs::remove_file(path).map_err(|source| ListenError::Bind {
+            path: p.clone(),
+            source,
+        })?;
+    }
+    let gid = nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ListenError::NoGroup {
+            group: group.to_string(),
+        })?
+        .gid;
+    let listener = UnixListener::bind(path).map_err(|source| ListenError::Bind {
+        path: p.clone(),
+        source,
+    })?;
+    let perm_err = |reason: String| ListenError::Permissions {
+        path: p.clone(),
+        group: group.to_string(),
+        reason,
+    };
+    nix::unistd::chown(path, None, Some(gid)).map_err(|e| perm_err(e.to_string()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| perm_err(e.to_string()))?;
+    Ok(listener)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve<E: Engine, S: SecretSource, C: Clock>(
+    listener: UnixListener,
+    app: Shared<E, S, C>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<PeerUid>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,937 @@
+//! The controller's operations: create, start, stop, destroy, rotate-key, list, status, logs, doctor.
+//! Authorization (owner or admin), quotas and secret handling live here, above the engine boundary.
+//! Every mutation holds one lock from quota check to commit, so concurrent requests cannot exceed a
+//! limit, and every failing mutation undoes what it made (no orphan volume, container or key file).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use devbox_api::validate::{parse_memory, validate_cpu, validate_name};
+use devbox_api::{
+    ApiError, ConnectInfo, ContainerInfo, ContainerStatus, CreateRequest, DesiredState,
+    DestroyResult, DoctorCheck, DoctorReport, EntrypointStatus, ErrorCode,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::clock::Clock;
+use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError};
+use crate::secrets::{SecretError, SecretSource};
+use crate::state::{ContainerState, StateStore};
+use crate::users::{Caller, Users};
+
+pub const LABEL_MANAGED: &str = "devbox.managed";
+pub const LABEL_INSTANCE: &str = "devbox.instance";
+pub const LABEL_OWNER: &str = "devbox.owner";
+pub const LABEL_NAME: &str = "devbox.name";
+pub const LABEL_CREATED: &str = "devbox.created-at";
+pub const LABEL_OPTIONS: &str = "devbox.options";
+
+/// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs).
+pub const HOME_PATH: &str = "/home/dev";
+pub const RUN_PATH: &str = "/run/devbox";
+/// The entrypoint inside the image.
+pub const ENTRYPOINT: &str = "devbox-entrypoint";
+/// Seconds Podman waits after SIGTERM before SIGKILL on stop.
+pub const STOP_TIMEOUT_SECS: u32 = 10;
+
+/// The options recorded on the container (label `devbox.options`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Options {
+    pub cpu: f64,
+    pub memory_bytes: u64,
+    pub syncthing: bool,
+}
+
+/// Settings the service needs from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub image: String,
+    pub instance: String,
+    pub ready_timeout: Duration,
+    pub userns: Option<String>,
+}
+
+/// Reports the steps of a long operation to the caller.
+pub trait Progress: Send + Sync {
+    fn step(&self, message: &str);
+}
+
+impl<F: Fn(&str) + Send + Sync> Progress for F {
+    fn step(&self, message: &str) {
+        self(message)
+    }
+}
+
+pub fn volume_name(container: &str) -> String {
+    format!("devbox-home-{container}")
+}
+
+fn engine_err(e: EngineError) -> ApiError {
+    match e {
+        EngineError::Unavailable(m) => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("Podman is not available: {m}. An admin should check `systemctl status podman.socket` and `devbox-ctl doctor`"),
+        ),
+        EngineError::NotFound(m) => ApiError::new(ErrorCode::NotFound, format!("Podman: {m}")),
+        EngineError::Conflict(m) => ApiError::new(ErrorCode::Conflict, format!("Podman: {m}")),
+        EngineError::Failed(m) => ApiError::new(
+            ErrorCode::Internal,
+            format!("Podman failed: {m}. See `journalctl -u devboxd`"),
+        ),
+    }
+}
+
+fn secret_err(e: SecretError) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("could not fetch your Tailscale auth key: {e}"),
+    )
+}
+
+fn bad(e: devbox_api::validate::InvalidInput) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, e.to_string())
+}
+
+/// Replaces every occurrence of the secret in text that came back from the container.
+fn scrub(text: &[u8], secret: &SecretString) -> String {
+    let t = String::from_utf8_lossy(text).to_string();
+    let s = secret.expose_secret();
+    if s.is_empty() {
+        t
+    } else {
+        t.replace(s, "[redacted]")
+    }
+}
+
+pub struct Service<E: Engine, S: SecretSource, C: Clock> {
+    pub engine: E,
+    pub secrets: S,
+    pub clock: C,
+    pub users: Users,
+    pub settings: Settings,
+    pub state: StateStore,
+    lock: Mutex<()>,
+}
+
+impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
+    pub fn new(
+        engine: E,
+        secrets: S,
+        clock: C,
+        users: Users,
+        settings: Settings,
+        state: StateStore,
+    ) -> Self {
+        Self {
+            engine,
+            secrets,
+            clock,
+            users,
+            settings,
+            state,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn base_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_INSTANCE.to_string(), self.settings.instance.clone()),
+        ])
+    }
+
+    fn is_ours(&self, c: &ContainerRecord) -> bool {
+        self.base_labels()
+            .iter()
+            .all(|(k, v)| c.labels.get(k) == Some(v))
+    }
+
+    fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
+        match result {
+            Ok(()) => tracing::info!(
+                target: "devbox::audit",
+                uid = caller.uid, user = %caller.user, action, container = name, result = "ok",
+                "audit"
+            ),
+            Err(e) => tracing::warn!(
+                target: "devbox::audit",
+                uid = caller.uid, user = %caller.user, action, container = name, result = "error",
+                code = ?e.code, error = %e.message,
+                "audit"
+            ),
+        }
+    }
+
+    fn info(&self, c: &ContainerRecord, desired: Option<DesiredState>) -> ContainerInfo {
+        let opts: Option<Options> = c
+            .labels
+            .get(LABEL_OPTIONS)
+            .and_then(|o| serde_json::from_str(o).ok());
+        ContainerInfo {
+            name: c.name.clone(),
+            owner: c.labels.get(LABEL_OWNER).cloned().unwrap_or_default(),
+            state: c.state.clone(),
+            desired,
+            cpu: opts.as_ref().map(|o| o.cpu).unwrap_or_default(),
+            memory_bytes: opts.as_ref().map(|o| o.memory_bytes).unwrap_or_default(),
+            syncthing: opts.as_ref().map(|o| o.syncthing).unwrap_or_default(),
+            created_at: c.labels.get(LABEL_CREATED).cloned().unwrap_or_default(),
+            image: c.image.clone(),
+            volume: volume_name(&c.name),
+        }
+    }
+
+    fn desired(&self, name: &str) -> Option<DesiredState> {
+        self.state
+            .load()
+            .ok()
+            .and_then(|s| s.containers.get(name).map(|c| c.desired))
+    }
+
+    /// Finds a managed container and checks the caller may act on it.
+    async fn authorize(&self, caller: &Caller, name: &str) -> Result<ContainerRecord, ApiError> {
+        validate_name(name).map_err(bad)?;
+        let c = self.engine.inspect(name).await.map_err(engine_err)?;
+        let Some(c) = c.filter(|c| self.is_ours(c)) else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("there is no dev container named {name:?}; `devbox-ctl list` shows yours"),
+            ));
+        };
+        let owner = c.labels.get(LABEL_OWNER).map(String::as_str).unwrap_or("");
+        if !caller.may_manage(owner) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("the dev container {name:?} belongs to another user; you may only manage your own (admins may manage all)"),
+            ));
+        }
+        Ok(c)
+    }
+
+    async fn ours(&self) -> Result<Vec<ContainerRecord>, ApiError> {
+        self.engine
+            .list_by_labels(&self.base_labels())
+            .await
+            .map_err(engine_err)
+    }
+
+    fn update_state(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut BTreeMap<String, ContainerState>),
+    ) -> Result<(), ApiError> {
+        let mut s = self.state.load().map_err(|e| {
+            ApiError::new(ErrorCode::Internal, e.to_string())
+        })?;
+        f(&mut s.containers);
+        self.state.save(&s).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("{e} (while recording {name})"),
+            )
+        })
+    }
+
+    // ---------------------------------------------------------------- create
+
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        progress: &dyn Progress,
+    ) -> Result<ContainerStatus, ApiError> {
+        let result = self.create_inner(caller, req, progress).await;
+        self.audit(caller, "create", &req.name, &result.as_ref().map(|_| ()).map_err(Clone::clone));
+        result
+    }
+
+    async fn create_inner(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        progress: &dyn Progress,
+    ) -> Result<ContainerStatus, ApiError> {
+        let name = req.name.as_str();
+        validate_name(name).map_err(bad)?;
+        let policy = &self.users.file.containers;
+        let cpu = validate_cpu(req.cpu.unwrap_or(policy.default_cpu)).map_err(bad)?;
+        let memory = parse_memory(req.memory.as_deref().unwrap_or(&policy.default_memory))
+            .map_err(bad)?;
+        let memory_i64 = i64::try_from(memory)
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory too large"))?;
+
+        progress.step("Checking name and quotas");
+        let _guard = self.lock.lock().await;
+        if let Some(existing) = self.engine.inspect(name).await.map_err(engine_err)? {
+            let owner = existing.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            let msg = if self.is_ours(&existing) && owner == caller.user {
+                format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
+            } else {
+                format!("the name {name:?} is taken on this orchestrator (names are tailnet hostnames and must be unique); pick another name")
+            };
+            return Err(ApiError::new(ErrorCode::Conflict, msg));
+        }
+        let all = self.ours().await?;
+        let mine: Vec<&ContainerRecord> = all
+            .iter()
+            .filter(|c| c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .collect();
+        if mine.len() >= policy.max_per_user as usize {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "you already have {} dev containers, the per-user limit is {}; destroy one first (`devbox-ctl destroy NAME`)",
+                    mine.len(),
+                    policy.max_per_user
+                ),
+            ));
+        }
+        if all.len() >= policy.max_global as usize {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "the orchestrator already runs {} dev containers, the limit is {}; ask an admin to free one",
+                    all.len(),
+                    policy.max_global
+                ),
+            ));
+        }
+        if !mine.is_empty() && !req.confirm_another {
+            let names: Vec<&str> = mine.iter().map(|c| c.name.as_str()).collect();
+            return Err(ApiError::new(
+                ErrorCode::NeedsConfirmation,
+                format!(
+                    "you already have a dev container: {}. To create another one anyway, confirm at the prompt or pass --another",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let volume = volume_name(name);
+        let existing_volume = self
+            .engine
+            .volume_labels(&volume)
+            .await
+            .map_err(engine_err)?;
+        if let Some(labels) = &existing_volume {
+            if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
+                || labels.get(LABEL_OWNER) != Some(&caller.user)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("a volume {volume:?} exists that is not your kept devbox home; pick another name or ask an admin"),
+                ));
+            }
+        }
+        if !self
+            .engine
+            .image_exists(&self.settings.image)
+            .await
+            .map_err(engine_err)?
+        {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("the dev-container image {} is not on this orchestrator; an admin should load it (see `devbox-ctl doctor`)", self.settings.image),
+            ));
+        }
+        // Fetch the key before making anything, so a 1Password failure leaves nothing behind.
+        let key = if req.start {
+            progress.step("Fetching your Tailscale auth key from 1Password");
+            Some(
+                self.secrets
+                    .read(&self.users.op_reference(&caller.user))
+                    .await
+                    .map_err(secret_err)?,
+            )
+        } else {
+            None
+        };
+
+        let options = Options {
+            cpu,
+            memory_bytes: memory,
+            syncthing: req.syncthing,
+        };
+        let now = self.clock.now();
+        let mut labels = self.base_labels();
+        labels.insert(LABEL_OWNER.into(), caller.user.clone());
+        labels.insert(LABEL_NAME.into(), name.to_string());
+        labels.insert(LABEL_CREATED.into(), now.to_string());
+        labels.insert(
+            LABEL_OPTIONS.into(),
+            serde_json::to_string(&options)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
+        );
+
+        let created_volume = if existing_volume.is_some() {
+            progress.step(&format!("Reusing your kept home volume {volume}"));
+            false
+        } else {
+            progress.step(&format!("Creating home volume {volume}"));
+            let mut vlabels = self.base_labels();
+            vlabels.insert(LABEL_OWNER.into(), caller.user.clone());
+            vlabels.insert(LABEL_NAME.into(), name.to_string());
+            self.engine
+                .create_volume(&volume, &vlabels)
+                .await
+                .map_err(engine_err)?;
+            true
+        };
+
+        let spec = ContainerSpec {
+            name: name.to_string(),
+            image: self.settings.image.clone(),
+            hostname: name.to_string(),
+            env: vec![
+                ("DEVBOX_HOSTNAME".into(), name.to_string()),
+                ("DEVBOX_OWNER".into(), caller.user.clone()),
+                ("DEVBOX_TAGS".into(), self.users.tags(&caller.user).join(",")),
+                ("DEVBOX_SYNCTHING".into(), req.syncthing.to_string()),
+            ],
+            labels,
+            nano_cpus: (cpu * 1e9).round() as i64,
+            memory_bytes: memory_i64,
+            volume: volume.clone(),
+            home_path: HOME_PATH.into(),
+            tmpfs: vec![(RUN_PATH.into(), "rw,nosuid,nodev,size=16m,mode=0755".into())],
+            userns: self.settings.userns.clone(),
+        };
+        progress.step(&format!(
+            "Creating container {name} ({cpu} CPU, {})",
+            devbox_api::validate::format_memory(memory)
+        ));
+        let made = async {
+            self.engine.create(&spec).await.map_err(engine_err)?;
+            if let Some(key) = &key {
+                self.bring_up(name, key, progress).await?;
+            }
+            let desired = if req.start {
+                DesiredState::Running
+            } else {
+                DesiredState::Stopped
+            };
+            self.update_state(name, |s| {
+                s.insert(
+                    name.to_string(),
+                    ContainerState {
+                        owner: caller.user.clone(),
+                        desired,
+                        created_at: now,
+                        stopped_since: (!req.start).then_some(now),
+                        last_activity: None,
+                        key_delivered_at: req.start.then_some(now),
+                        notices_sent: vec![],
+                    },
+                );
+            })
+        }
+        .await;
+        if let Err(e) = made {
+            progress.step("Failed; removing what was made");
+            self.undo_create(name, &volume, created_volume).await;
+            return Err(e);
+        }
+        drop(_guard);
+        self.status_of(name, Some(if req.start {
+            DesiredState::Running
+        } else {
+            DesiredState::Stopped
+        }))
+        .await
+    }
+
+    async fn undo_create(&self, name: &str, volume: &str, created_volume: bool) {
+        if let Err(e) = self.engine.remove(name).await {
+            if !matches!(e, EngineError::NotFound(_)) {
+                tracing::error!(container = name, error = %e, "rollback: cannot remove container");
+            }
+        }
+        if created_volume {
+            if let Err(e) = self.engine.remove_volume(volume).await {
+                tracing::error!(volume, error = %e, "rollback: cannot remove volume");
+            }
+        }
+    }
+
+    /// Starts the container, delivers the key and waits for the entrypoint to report ready.
+    async fn bring_up(
+        &self,
+        name: &str,
+        key: &SecretString,
+        progress: &dyn Progress,
+    ) -> Result<(), ApiError> {
+        progress.step(&format!("Starting {name}"));
+        self.engine.start(name).await.map_err(engine_err)?;
+        progress.step("Delivering the Tailscale key into the container");
+        self.deliver_key(name, key, false).await?;
+        progress.step("Waiting for the container to join the tailnet and start its services");
+        self.wait_ready(name).await
+    }
+
+    async fn deliver_key(&self, name: &str, key: &SecretString, reauth: bool) -> Result<(), ApiError> {
+        let mut cmd = vec![ENTRYPOINT, "deliver-key"];
+        if reauth {
+            cmd.push("--reauth");
+        }
+        // The entrypoint may need a moment after start before exec works.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self
+                .engine
+                .exec(
+                    name,
+                    &cmd,
+                    Some(key.expose_secret().as_bytes()),
+                    Duration::from_secs(30),
+                )
+                .await;
+            match out {
+                Ok(o) if o.exit_code == 0 => return Ok(()),
+                Ok(o) => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "the container refused the key (exit {}): {}",
+                            o.exit_code,
+                            scrub(&o.stderr, key).trim()
+                        ),
+                    ))
+                }
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(container = name, error = %e, "deliver-key: retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(engine_err(e)),
+            }
+        }
+    }
+
+    /// Asks the entrypoint for its status.
+    async fn entrypoint_status(&self, name: &str) -> Result<EntrypointStatus, String> {
+        let out = self
+            .engine
+            .exec(name, &[ENTRYPOINT, "status", "--json"], None, Duration::from_secs(10))
+            .await
+            .map_err(|e| e.to_string())?;
+        if out.exit_code != 0 {
+            return Err(format!(
+                "status exited {}: {}",
+                out.exit_code,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("bad status JSON: {e}"))
+    }
+
+    async fn wait_ready(&self, name: &str) -> Result<(), ApiError> {
+        let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
+        let mut last;
+        loop {
+            match self.entrypoint_status(name).await {
+                Ok(s) if s.ready => return Ok(()),
+                Ok(s) => {
+                    last = format!("phase {:?}", s.phase);
+                    if let Some(err) = &s.tailscale.error {
+                        last.push_str(&format!(", tailscale: {err}"));
+                    }
+                    for svc in s.services.iter().filter(|s| s.last_error.is_some()) {
+                        last.push_str(&format!(
+                            ", {}: {}",
+                            svc.name,
+                            svc.last_error.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
+                Err(e) => last = e,
+            }
+            match self.engine.inspect(name).await {
+                Ok(Some(c)) if !c.running() => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("the container stopped while starting (state {}); last status: {last}", c.state),
+                    ))
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "the container did not become ready within {}s; last status: {last}. If Tailscale refused the key, check the key is reusable, ephemeral and tagged with the user's tags",
+                        self.settings.ready_timeout.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn status_of(
+        &self,
+        name: &str,
+        desired: Option<DesiredState>,
+    ) -> Result<ContainerStatus, ApiError> {
+        let c = self.engine.inspect(name).await.map_err(engine_err)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, format!("the container {name:?} vanished"))
+        })?;
+        let entrypoint = if c.running() {
+            self.entrypoint_status(name).await.ok()
+        } else {
+            None
+        };
+        let device = entrypoint
+            .as_ref()
+            .and_then(|e| e.syncthing.device_id.clone());
+        Ok(ContainerStatus {
+            container: self.info(&c, desired),
+            entrypoint,
+            connect: ConnectInfo::for_container(name, device),
+        })
+    }
+
+    // ------------------------------------------------------ start/stop/destroy
+
+    pub async fn start(
+        &self,
+        caller: &Caller,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<ContainerStatus, ApiError> {
+        let result = async {
+            let _guard = self.lock.lock().await;
+            let c = self.authorize(caller, name).await?;
+            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if !c.running() {
+                progress.step("Fetching the Tailscale auth key from 1Password");
+                let key = self
+                    .secrets
+                    .read(&self.users.op_reference(&owner))
+                    .await
+                    .map_err(secret_err)?;
+                if let Err(e) = self.bring_up(name, &key, progress).await {
+                    // Leave it as it was: stopped.
+                    let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
+                    return Err(e);
+                }
+            } else {
+                progress.step(&format!("{name} is already running"));
+            }
+            let now = self.clock.now();
+            self.update_state(name, |s| {
+                let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
+                    owner: owner.clone(),
+                    desired: DesiredState::Running,
+                    created_at: now,
+                    stopped_since: None,
+                    last_activity: None,
+                    key_delivered_at: None,
+                    notices_sent: vec![],
+                });
+                e.desired = DesiredState::Running;
+                e.stopped_since = None;
+                e.key_delivered_at = Some(now);
+            })?;
+            Ok(())
+        }
+        .await;
+        self.audit(caller, "start", name, &result);
+        result?;
+        self.status_of(name, Some(DesiredState::Running)).await
+    }
+
+    async fn logout(&self, name: &str) {
+        match self
+            .engine
+            .exec(name, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+            .await
+        {
+            Ok(o) if o.exit_code == 0 => {}
+            Ok(o) => tracing::warn!(container = name, exit = o.exit_code, "tailscale logout failed"),
+            Err(e) => tracing::warn!(container = name, error = %e, "tailscale logout failed"),
+        }
+    }
+
+    pub async fn stop(
+        &self,
+        caller: &Caller,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<ContainerInfo, ApiError> {
+        let result = async {
+            let _guard = self.lock.lock().await;
+            let c = self.authorize(caller, name).await?;
+            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if c.running() {
+                progress.step("Logging out of the tailnet");
+                self.logout(name).await;
+                progress.step(&format!("Stopping {name}"));
+                self.engine
+                    .stop(name, STOP_TIMEOUT_SECS)
+                    .await
+                    .map_err(engine_err)?;
+            } else {
+                progress.step(&format!("{name} is not running"));
+            }
+            let now = self.clock.now();
+            self.update_state(name, |s| {
+                let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
+                    owner,
+                    desired: DesiredState::Stopped,
+                    created_at: now,
+                    stopped_since: None,
+                    last_activity: None,
+                    key_delivered_at: None,
+                    notices_sent: vec![],
+                });
+                e.desired = DesiredState::Stopped;
+                e.stopped_since.get_or_insert(now);
+            })
+        }
+        .await;
+        self.audit(caller, "stop", name, &result);
+        result?;
+        let c = self.engine.inspect(name).await.map_err(engine_err)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, format!("the container {name:?} vanished"))
+        })?;
+        Ok(self.info(&c, Some(DesiredState::Stopped)))
+    }
+
+    pub async fn destroy(
+        &self,
+        caller: &Caller,
+        name: &str,
+        keep_volume: bool,
+        progress: &dyn Progress,
+    ) -> Result<DestroyResult, ApiError> {
+        let result = async {
+            let _guard = self.lock.lock().await;
+            let c = self.authorize(caller, name).await?;
+            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if c.running() {
+                progress.step("Logging out of the tailnet (removes the ephemeral node)");
+                self.logout(name).await;
+            }
+            progress.step(&format!("Removing container {name}"));
+            match self.engine.remove(name).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(engine_err(e)),
+            }
+            let volume = volume_name(name);
+            if !keep_volume {
+                let labels = self.engine.volume_labels(&volume).await.map_err(engine_err)?;
+                match labels {
+                    Some(l) if l.get(LABEL_OWNER) == Some(&owner) => {
+                        progress.step(&format!("Removing home volume {volume}"));
+                        self.engine.remove_volume(&volume).await.map_err(engine_err)?;
+                    }
+                    Some(_) => tracing::warn!(volume, "not removing a volume owned by someone else"),
+                    None => {}
+                }
+            } else {
+                progress.step(&format!("Keeping home volume {volume}"));
+            }
+            self.update_state(name, |s| {
+                s.remove(name);
+            })?;
+            Ok(DestroyResult {
+                name: name.to_string(),
+                volume_kept: keep_volume,
+                volume,
+            })
+        }
+        .await;
+        self.audit(caller, "destroy", name, &result.as_ref().map(|_| ()).map_err(Clone::clone));
+        result
+    }
+
+    pub async fn rotate_key(
+        &self,
+        caller: &Caller,
+        name: &str,
+        now: bool,
+        progress: &dyn Progress,
+    ) -> Result<ContainerStatus, ApiError> {
+        let result = async {
+            let _guard = self.lock.lock().await;
+            let c = self.authorize(caller, name).await?;
+            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if !c.running() {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("{name} is not running; every start fetches the current key from 1Password, so `devbox-ctl start {name}` is all you need"),
+                ));
+            }
+            progress.step("Fetching the current Tailscale auth key from 1Password");
+            let key = self
+                .secrets
+                .read(&self.users.op_reference(&owner))
+                .await
+                .map_err(secret_err)?;
+            progress.step("Delivering the new key into the container");
+            self.deliver_key(name, &key, now).await?;
+            if now {
+                progress.step("Waiting for the container to re-authenticate");
+                self.wait_ready(name).await?;
+            }
+            let t = self.clock.now();
+            self.update_state(name, |s| {
+                if let Some(e) = s.get_mut(name) {
+                    e.key_delivered_at = Some(t);
+                }
+            })
+        }
+        .await;
+        self.audit(caller, "rotate-key", name, &result);
+        result?;
+        self.status_of(name, self.desired(name)).await
+    }
+
+    // ------------------------------------------------------------- reads
+
+    pub async fn list(&self, caller: &Caller, all: bool) -> Result<Vec<ContainerInfo>, ApiError> {
+        if all && !caller.is_admin {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only admins may list every user's containers; drop --all to see yours",
+            ));
+        }
+        let state = self.state.load().unwrap_or_default();
+        let mut list: Vec<ContainerInfo> = self
+            .ours()
+            .await?
+            .iter()
+            .filter(|c| all || c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .map(|c| self.info(c, state.containers.get(&c.name).map(|s| s.desired)))
+            .collect();
+        list.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
+        Ok(list)
+    }
+
+    pub async fn status(&self, caller: &Caller, name: &str) -> Result<ContainerStatus, ApiError> {
+        self.authorize(caller, name).await?;
+        self.status_of(name, self.desired(name)).await
+    }
+
+    pub async fn logs(
+        &self,
+        caller: &Caller,
+        name: &str,
+        follow: bool,
+        tail: Option<u32>,
+    ) -> Result<ByteStream, ApiError> {
+        self.authorize(caller, name).await?;
+        Ok(self.engine.logs(name, follow, tail))
+    }
+
+    pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
+    where
+        F: std::future::Future<Output = Result<String, SecretError>> + Send,
+    {
+        let mut checks = Vec::new();
+        let podman = self.engine.ping().await;
+        checks.push(match &podman {
+            Ok(v) => DoctorCheck {
+                name: "podman".into(),
+                ok: true,
+                detail: format!("Podman {v} answers on its API socket"),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "podman".into(),
+                ok: false,
+                detail: e.to_string(),
+                fix: Some("start Podman's API service: `systemctl enable --now podman.socket` (or set podmanSocket in the devboxd config)".into()),
+            },
+        });
+        if podman.is_ok() {
+            let image = &self.settings.image;
+            checks.push(match self.engine.image_exists(image).await {
+                Ok(true) => DoctorCheck {
+                    name: "image".into(),
+                    ok: true,
+                    detail: format!("{image} is present"),
+                    fix: None,
+                },
+                Ok(false) => DoctorCheck {
+                    name: "image".into(),
+                    ok: false,
+                    detail: format!("{image} is not present"),
+                    fix: Some("load the dev-container image (`podman load`) or set `image` in the devboxd config".into()),
+                },
+                Err(e) => DoctorCheck {
+                    name: "image".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                    fix: None,
+                },
+            });
+        }
+        checks.push(match op_check.await {
+            Ok(v) => DoctorCheck {
+                name: "1password".into(),
+                ok: true,
+                detail: format!("`op` {v} runs and the service-account token file is readable"),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "1password".into(),
+                ok: false,
+                detail: e.to_string(),
+                fix: Some("install the 1Password CLI and provide the token (opCommand / opTokenFile / LoadCredential)".into()),
+            },
+        });
+        checks.push(match self.state.load() {
+            Ok(s) => DoctorCheck {
+                name: "state".into(),
+                ok: true,
+                detail: format!("{} ({} containers recorded)", self.state.path().display(), s.containers.len()),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "state".into(),
+                ok: false,
+                detail: e.to_string(),
+                fix: Some("check stateDir in the devboxd config".into()),
+            },
+        });
+        DoctorReport { checks }
+    }
+
+    // ------------------------------------------------------------ reconcile
+
+    /// At daemon start (host boot): bring every container whose desired state is running back up,
+    /// with a freshly fetched key, and forget state of containers that no longer exist. Idempotent.
+    pub async fn reconcile_at_start(&self) -> Result<(), ApiError> {
+        let existing = self.ours().await?;
+        let state = self
+            .state
+            .load()
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let gone: Vec<String> = state
+            .containers
+            .keys()
+            .filter(|n| !existing.iter().any(|c| &c.name == *n))
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            tracing::info!(?gone, "forgetting state of containers that no longer exist");
+            self.update_state("reconcile", |s| {
+                for n in &gone {
+                    s.remove(n);
+                }
+            })?;
+        }
+        let quiet = |_: &str| {};
+        for c in existing.iter().filter(|c| !c.running()) {
+            if state.containers.get(&c.name).map(|s| s.desired) == Some(DesiredState::Running) {
+                tracing::info!(container = %c.name, "reconcile: starting (desired running)");
+                if let Err(e) = self.start(&Caller::system(), &c.name, &quiet).await {
+                    tracing::error!(container = %c.name, error = %e, "reconcile: start failed");
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! The daemon's own small state, persisted crash-safely (write to a temporary file, fsync, rename,
+//! fsync the directory): per container the desired state and lifecycle timestamps. Podman's labels
+//! remain the source of truth for what exists; this file only adds intent and history.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use devbox_api::DesiredState;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StateError {
+    #[error("cannot read the state file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot write the state file {path}: {reason}. Check the state directory is writable")]
+    Write { path: PathBuf, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    pub owner: String,
+    pub desired: DesiredState,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub stopped_since: Option<Timestamp>,
+    #[serde(default)]
+    pub last_activity: Option<Timestamp>,
+    #[serde(default)]
+    pub key_delivered_at: Option<Timestamp>,
+    /// Lifecycle notices already sent (for the next issue's auto-stop/destroy rules).
+    #[serde(default)]
+    pub notices_sent: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerState>,
+}
+
+/// The state file.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    path: PathBuf,
+}
+
+impl StateStore {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            path: dir.join("state.json"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load(&self) -> Result<State, StateError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| StateError::Read {
+                path: self.path.clone(),
+                reason: format!("{e}; move the file aside and restart devboxd to rebuild it from Podman's labels"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(StateError::Read {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let werr = |e: std::io::Error| StateError::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(werr)?;
+        let tmp = self.path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            f.write_all(&text).map_err(werr)?;
+            f.sync_all().map_err(werr)?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(werr)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(werr)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(&dir.path().join("sub"));
+        assert_eq!(store.load().unwrap(), State::default());
+        let mut s = State::default();
+        s.containers.insert(
+            "a".into(),
+            ContainerState {
+                owner: "alice".into(),
+                desired: DesiredState::Running,
+                created_at: Timestamp::UNIX_EPOCH,
+                stopped_since: None,
+                last_activity: None,
+                key_delivered_at: None,
+                notices_sent: vec![],
+            },
+        );
+        store.save(&s).unwrap();
+        assert_eq!(store.load().unwrap(), s);
+        assert!(!store.path().with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn corrupt_file_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        std::fs::write(store.path(), "{not json").unwrap();
+        let e = store.load().unwrap_err().to_string();
+        assert!(e.contains("move the file aside"), "{e}");
+    }
+}

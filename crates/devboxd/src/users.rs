@@ -1,0 +1,160 @@
+//! Who may use the daemon: the validated users export, and the mapping uid -> user.
+
+use std::path::{Path, PathBuf};
+
+use devbox_schema::UsersFile;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum UsersError {
+    #[error("cannot read the users file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the users file {path} is invalid: {message}. Regenerate it with `nix-instantiate --eval --strict --json lib/export-users.nix --arg usersFile ./users.nix`")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub user: String,
+    /// Admins and root may act on every container.
+    pub is_admin: bool,
+}
+
+impl Caller {
+    /// The daemon itself (reconciler).
+    pub fn system() -> Self {
+        Self {
+            uid: 0,
+            user: "root".into(),
+            is_admin: true,
+        }
+    }
+
+    pub fn may_manage(&self, owner: &str) -> bool {
+        self.is_admin || self.user == owner
+    }
+}
+
+/// The users file, loaded and validated.
+#[derive(Debug, Clone)]
+pub struct Users {
+    pub file: UsersFile,
+}
+
+impl Users {
+    pub fn load(path: &Path) -> Result<Self, UsersError> {
+        let text = std::fs::read_to_string(path).map_err(|source| UsersError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| UsersError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: UsersFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, u) in &file.users {
+            if u.uid == 0 {
+                return Err(format!("user {name:?} has uid 0; root is not a devbox user"));
+            }
+            if let Some(other) = seen.insert(u.uid, name) {
+                return Err(format!("users {other:?} and {name:?} share uid {}", u.uid));
+            }
+            if !file.derived.per_user.contains_key(name) {
+                return Err(format!("user {name:?} has no entry in derived.perUser"));
+            }
+        }
+        if file.containers.max_per_user == 0 || file.containers.max_global == 0 {
+            return Err("containers.maxPerUser and containers.maxGlobal must be at least 1".into());
+        }
+        Ok(Self { file })
+    }
+
+    /// Identifies a peer uid. Root is always an admin; unknown uids are refused.
+    pub fn caller(&self, uid: u32) -> Option<Caller> {
+        if uid == 0 {
+            return Some(Caller::system());
+        }
+        self.file
+            .users
+            .iter()
+            .find(|(_, u)| u.uid == uid)
+            .map(|(name, u)| Caller {
+                uid,
+                user: name.clone(),
+                is_admin: u.is_admin,
+            })
+    }
+
+    /// The 1Password reference of a user's Tailscale key.
+    pub fn op_reference(&self, user: &str) -> String {
+        self.file
+            .derived
+            .per_user
+            .get(user)
+            .map(|d| d.op_reference.clone())
+            .unwrap_or_else(|| {
+                devbox_schema::model::naming::op_reference(&self.file.containers.op_vault, user)
+            })
+    }
+
+    /// The Tailscale tags of a user's containers.
+    pub fn tags(&self, user: &str) -> Vec<String> {
+        self.file
+            .derived
+            .per_user
+            .get(user)
+            .map(|d| d.tailscale_tags.clone())
+            .unwrap_or_else(|| devbox_schema::model::naming::tailscale_tags(user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        serde_json::json!({
+            "users": {
+                "alice": {"uid": 1001, "description": "A", "email": "a@x", "gitUser": "a", "sshKeys": [], "isAdmin": false},
+                "bob": {"uid": 1002, "description": "B", "email": "b@x", "gitUser": "b", "sshKeys": [], "isAdmin": true}
+            },
+            "derived": {
+                "allUsers": ["alice", "bob"], "adminUsers": ["bob"],
+                "perUser": {
+                    "alice": {"opReference": "op://V/alice-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:alice-container"]},
+                    "bob": {"opReference": "op://V/bob-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:bob-container"]}
+                }
+            }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn uid_maps_to_user_root_is_admin_unknown_is_none() {
+        let u = Users::parse(&sample()).unwrap();
+        assert_eq!(u.caller(1001).unwrap().user, "alice");
+        assert!(!u.caller(1001).unwrap().is_admin);
+        assert!(u.caller(1002).unwrap().is_admin);
+        assert!(u.caller(0).unwrap().is_admin);
+        assert_eq!(u.caller(4242), None);
+        assert_eq!(u.op_reference("alice"), "op://V/alice-tailscale-authkey/password");
+        assert!(u.caller(1001).unwrap().may_manage("alice"));
+        assert!(!u.caller(1001).unwrap().may_manage("bob"));
+        assert!(u.caller(1002).unwrap().may_manage("alice"));
+    }
+
+    #[test]
+    fn duplicate_uids_are_refused() {
+        let s = sample().replace("1002", "1001");
+        assert!(Users::parse(&s).unwrap_err().contains("share uid"));
+    }
+}
