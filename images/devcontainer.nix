@@ -20,6 +20,9 @@
   withNix ? true,
   # Extra packages a team wants in every container, on top of the shared tool list.
   extraPackages ? [ ],
+  # Extra "NAME=value" environment entries (never secrets), e.g. the entrypoint's optional
+  # "DEVBOX_TAILSCALE_LOGIN_SERVER=https://headscale.example.org" for a self-hosted control server.
+  extraEnv ? [ ],
 }:
 let
   inherit (pkgs) dockerTools;
@@ -140,7 +143,8 @@ dockerTools.streamLayeredImage {
       "XDG_CONFIG_DIRS=/etc/xdg"
       "DIRENV_CONFIG=/etc/direnv"
       "DEVBOX_ZED_SERVER_DIR=${zedServerDir}"
-    ];
+    ]
+    ++ extraEnv;
     Labels = {
       "org.opencontainers.image.title" = "nix-devbox dev container";
       "io.nix-devbox.image" = "devcontainer";

@@ -1,0 +1,225 @@
+# Shared pieces of the NixOS VM tests: the orchestrator node, a headscale node as the tailnet's
+# control server, a FAKE `op`, and Python helpers for devboxd's HTTP API.
+{ pkgs, self }:
+let
+  inherit (pkgs) lib;
+
+  snakeOil = import "${pkgs.path}/nixos/tests/ssh-keys.nix" pkgs;
+
+  # The 1Password service-account token of the tests: a canary that must never appear in a
+  # container's inspect output, environment or logs.
+  opTokenCanary = "ops_CANARY-op-token-4f1d9c";
+
+  # FAKE `op` (the real CLI needs 1Password's servers). Like the real one it implements
+  # `op read op://VAULT/ITEM/FIELD`, refuses to work without OP_SERVICE_ACCOUNT_TOKEN, and fails
+  # with "isn't an item" for unknown items. Items live in /var/lib/fake-op/VAULT/ITEM/FIELD,
+  # written by the test script; the expected token in /var/lib/fake-op/token.
+  fakeOp = pkgs.writeShellApplication {
+    name = "op";
+    text = ''
+      if [ "''${1-}" != read ] || [ $# -ne 2 ]; then
+        echo "[ERROR] FAKE op implements only: op read op://VAULT/ITEM/FIELD" >&2
+        exit 1
+      fi
+      if [ -z "''${OP_SERVICE_ACCOUNT_TOKEN-}" ]; then
+        echo "[ERROR] You are not currently signed in. Set OP_SERVICE_ACCOUNT_TOKEN." >&2
+        exit 1
+      fi
+      if [ "$OP_SERVICE_ACCOUNT_TOKEN" != "$(cat /var/lib/fake-op/token)" ]; then
+        echo "[ERROR] invalid service account token" >&2
+        exit 1
+      fi
+      ref="$2"
+      case "$ref" in
+        op://*/*/*) ;;
+        *) echo "[ERROR] invalid secret reference '$ref'" >&2; exit 1 ;;
+      esac
+      path="/var/lib/fake-op/''${ref#op://}"
+      if [ ! -f "$path" ]; then
+        echo "[ERROR] \"$ref\" isn't an item in this vault" >&2
+        exit 1
+      fi
+      cat "$path"
+    '';
+  };
+
+  headscalePort = 8080;
+in
+{
+  inherit snakeOil opTokenCanary fakeOp;
+
+  # The control server. Plain HTTP inside the test network; no DERP (the test needs logins and
+  # addresses, not relayed traffic).
+  headscaleNode =
+    { nodes, ... }:
+    {
+      services.headscale = {
+        enable = true;
+        address = "0.0.0.0";
+        port = headscalePort;
+        settings = {
+          server_url = "http://${nodes.headscale.networking.primaryIPAddress}:${toString headscalePort}";
+          dns = {
+            magic_dns = false;
+            base_domain = "tailnet.test";
+          };
+          derp = {
+            server.enabled = false;
+            urls = [ ];
+          };
+          # Keys are pre-tagged: each user owns tag:devcontainer and their own tag.
+          policy.path = pkgs.writeText "headscale-policy.json" (
+            builtins.toJSON {
+              tagOwners = {
+                "tag:devcontainer" = [
+                  "alice@"
+                  "bob@"
+                ];
+                "tag:alice-container" = [ "alice@" ];
+                "tag:bob-container" = [ "bob@" ];
+              };
+              acls = [
+                {
+                  action = "accept";
+                  src = [ "*" ];
+                  dst = [ "*:*" ];
+                }
+              ];
+            }
+          );
+        };
+      };
+      networking.firewall.allowedTCPPorts = [ headscalePort ];
+      environment.systemPackages = [
+        pkgs.headscale
+        pkgs.jq
+      ];
+    };
+
+  # The orchestrator, as a consumer would configure it, with the real image pointed at the test's
+  # control server and the FAKE op.
+  orchestratorNode =
+    { nodes, ... }:
+    {
+      imports = [ self.nixosModules.orchestrator ];
+
+      virtualisation = {
+        memorySize = 4096;
+        cores = 2;
+        diskSize = 12288;
+      };
+
+      services.devbox.orchestrator = {
+        enable = true;
+        usersFile = ./users.nix;
+        opServiceAccountTokenFile = "/var/lib/secrets/op-service-account-token";
+        opPackage = fakeOp;
+        image = self.lib.mkDevcontainerImage {
+          inherit pkgs;
+          inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) devbox-entrypoint;
+          extraEnv = [
+            "DEVBOX_TAILSCALE_LOGIN_SERVER=http://${nodes.headscale.networking.primaryIPAddress}:${toString headscalePort}"
+          ];
+        };
+        settings.readyTimeoutSecs = 300;
+      };
+
+      # Someone with a Unix account who is not in users.nix (so not in the devbox group).
+      users.users.mallory = {
+        isNormalUser = true;
+        openssh.authorizedKeys.keys = [ snakeOil.snakeOilPublicKey ];
+      };
+
+      # The token outside the Nix store, as sops-nix or agenix would put it; the FAKE op's copy.
+      systemd.tmpfiles.rules = [
+        "d /var/lib/secrets 0700 root root -"
+        "f+ /var/lib/secrets/op-service-account-token 0400 root root - ${opTokenCanary}"
+        "d /var/lib/fake-op 0755 root root -"
+        "f+ /var/lib/fake-op/token 0444 root root - ${opTokenCanary}"
+      ];
+
+      environment.systemPackages = [
+        pkgs.curl
+        pkgs.jq
+      ];
+    };
+
+  # Python helpers for the test scripts.
+  pythonHelpers = ''
+    import json
+    import shlex
+
+    OP_TOKEN_CANARY = "${opTokenCanary}"
+
+    def api(machine, user, method, path, body=None):
+        """Call devboxd's HTTP API as a Unix user; returns (curl exit code, last JSON value)."""
+        cmd = (
+            "curl -sS --no-buffer --unix-socket /run/devbox/devbox.sock "
+            f"-X {method} -H 'content-type: application/json' "
+        )
+        if body is not None:
+            cmd += "--data " + shlex.quote(json.dumps(body)) + " "
+        cmd += shlex.quote(f"http://devbox{path}")
+        rc, out = machine.execute(f"runuser -u {user} -- {cmd}")
+        lines = [line for line in out.splitlines() if line.strip()]
+        value = None
+        if lines:
+            try:
+                value = json.loads(lines[-1])
+            except json.JSONDecodeError:
+                value = {"unparsed": out}
+        return rc, value
+
+    def operation_ok(machine, user, method, path, body=None):
+        """A long operation that must end with a `done` event."""
+        rc, value = api(machine, user, method, path, body)
+        assert rc == 0 and value is not None and value.get("event") == "done", (
+            f"{user}: {method} {path} did not succeed: rc={rc} {value}"
+        )
+        return value["result"]
+
+    def operation_refused(machine, user, method, path, codes, body=None):
+        """An operation devboxd must refuse with one of `codes`."""
+        rc, value = api(machine, user, method, path, body)
+        code = None
+        if value is not None:
+            code = value.get("code") or (value.get("error") or {}).get("code")
+        assert code in codes, f"{user}: {method} {path} expected one of {codes}, got rc={rc} {value}"
+
+    def container_running(machine, name):
+        return machine.succeed(
+            f"podman container inspect {name} --format '{{{{.State.Running}}}}'"
+        ).strip() == "true"
+
+    def wait_ready(machine, name):
+        machine.wait_until_succeeds(
+            f"podman exec {name} devbox-entrypoint status --json | jq -e '.ready == true'",
+            timeout=300,
+        )
+
+    def make_authkey(headscale, user):
+        """A reusable, ephemeral, pre-tagged key for `user` (as the real keys are, FR-051)."""
+        headscale.succeed(f"headscale users create {user}")
+        user_id = headscale.succeed(
+            f"headscale users list -o json | jq -r '.[] | select(.name == \"{user}\") | .id'"
+        ).strip()
+        return headscale.succeed(
+            f"headscale preauthkeys create --user {user_id} --reusable --ephemeral "
+            f"--tags tag:devcontainer,tag:{user}-container --expiration 24h -o json | jq -r .key"
+        ).strip()
+
+    def store_authkey(devbox, user, key):
+        """Put the key where the FAKE op finds op://DevBox/{user}-tailscale-authkey/password."""
+        item = f"/var/lib/fake-op/DevBox/{user}-tailscale-authkey"
+        devbox.succeed(f"mkdir -p {item} && printf %s {shlex.quote(key)} > {item}/password")
+
+    def assert_no_secret(devbox, name, *secrets):
+        """No secret in podman inspect (env, args, labels) or the container's logs."""
+        inspect = devbox.succeed(f"podman container inspect {name}")
+        logs = devbox.succeed(f"podman logs {name} 2>&1")
+        env = devbox.succeed(f"podman exec {name} cat /proc/1/environ | tr '\\0' '\\n'")
+        for secret in secrets:
+            for where, text in (("inspect", inspect), ("logs", logs), ("PID 1 environment", env)):
+                assert secret not in text, f"a secret leaked into {where} of {name}"
+  '';
+}
