@@ -1,0 +1,2 @@
+# expect: unknown-field /containers/maxPeruser
+(import ../lib.nix).withContainers { maxPeruser = 2; }

@@ -1,0 +1,2 @@
+# expect: cpu-out-of-range /containers/defaultCpu
+(import ../lib.nix).withContainers { defaultCpu = 0; }

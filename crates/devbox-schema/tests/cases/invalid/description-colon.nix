@@ -1,0 +1,2 @@
+# expect: description-invalid /users/bob/description
+(import ../lib.nix).withUser "bob" { description = "Bob: the builder"; }

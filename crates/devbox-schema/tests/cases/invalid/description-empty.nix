@@ -1,0 +1,2 @@
+# expect: description-empty /users/bob/description
+(import ../lib.nix).withUser "bob" { description = " "; }

@@ -1,0 +1,2 @@
+# expect: days-out-of-range /containers/stoppedDestroyDays
+(import ../lib.nix).withContainers { stoppedDestroyDays = -3; }

@@ -1,0 +1,2 @@
+# expect: missing-field /users/bob/email
+(import ../lib.nix).withoutUserField "bob" "email"

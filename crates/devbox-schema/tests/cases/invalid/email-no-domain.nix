@@ -1,0 +1,2 @@
+# expect: email-invalid /users/bob/email
+(import ../lib.nix).withUser "bob" { email = "bob@localhost"; }

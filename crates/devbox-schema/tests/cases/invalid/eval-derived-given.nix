@@ -1,0 +1,2 @@
+# expect-eval-error: `derived` is computed by lib/export-users.nix
+(import ../lib.nix).base // { derived = { }; }

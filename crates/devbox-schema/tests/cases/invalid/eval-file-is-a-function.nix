@@ -1,0 +1,2 @@
+# expect-eval-error: but it is a function
+{ ... }: { users = { }; }

@@ -1,0 +1,3 @@
+# expect-eval-error: the file must evaluate to an attribute set
+# expect-eval-error: but it is a list
+[ { users = { }; } ]

@@ -1,0 +1,2 @@
+# expect-eval-error: containers.opVault must be a string
+(import ../lib.nix).withContainers { opVault = 1; }

@@ -1,0 +1,2 @@
+# expect-eval-error: the attribute `users` is missing
+{ containers = { }; }

@@ -1,0 +1,2 @@
+# expect-eval-error: `users` must be an attribute set of people keyed by user name
+{ users = [ "alice" ]; }

@@ -1,0 +1,2 @@
+# expect: git-user-duplicate /users/bob/gitUser
+(import ../lib.nix).withUser "bob" { gitUser = "Alice-Example"; }

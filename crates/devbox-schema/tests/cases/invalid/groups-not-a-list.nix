@@ -1,0 +1,2 @@
+# expect: wrong-type /users/alice/extraGroups
+(import ../lib.nix).withUser "alice" { extraGroups = "wheel"; }

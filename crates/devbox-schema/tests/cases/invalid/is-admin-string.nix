@@ -1,0 +1,2 @@
+# expect: wrong-type /users/bob/isAdmin
+(import ../lib.nix).withUser "bob" { isAdmin = "yes"; }

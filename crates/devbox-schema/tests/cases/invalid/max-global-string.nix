@@ -1,0 +1,2 @@
+# expect: wrong-type /containers/maxGlobal
+(import ../lib.nix).withContainers { maxGlobal = "7"; }

@@ -1,0 +1,2 @@
+# expect: memory-invalid /containers/defaultMemory
+(import ../lib.nix).withContainers { defaultMemory = "4096"; }

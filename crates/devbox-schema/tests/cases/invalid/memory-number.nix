@@ -1,0 +1,2 @@
+# expect: wrong-type /containers/defaultMemory
+(import ../lib.nix).withContainers { defaultMemory = 4; }

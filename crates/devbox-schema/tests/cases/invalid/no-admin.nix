@@ -1,0 +1,2 @@
+# expect: no-admin /users
+(import ../lib.nix).withUser "alice" { isAdmin = false; }

@@ -1,0 +1,2 @@
+# expect: op-vault-invalid /containers/opVault
+(import ../lib.nix).withContainers { opVault = "Dev/Box"; }

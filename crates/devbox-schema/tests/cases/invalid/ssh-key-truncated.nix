@@ -1,0 +1,6 @@
+# expect: ssh-key-malformed /users/bob/sshKeys/0
+let
+  t = (import ../lib.nix);
+  body = builtins.elemAt (builtins.split " " t.keys.alice) 2;
+in
+t.withUser "bob" { sshKeys = [ "ssh-ed25519 ${builtins.substring 0 40 body}" ]; }

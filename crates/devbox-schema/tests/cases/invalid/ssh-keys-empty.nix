@@ -1,0 +1,2 @@
+# expect: ssh-keys-empty /users/bob/sshKeys
+(import ../lib.nix).withUser "bob" { sshKeys = [ ]; }

@@ -1,0 +1,2 @@
+# expect: unknown-field /container
+(import ../lib.nix).base // { container = { }; }

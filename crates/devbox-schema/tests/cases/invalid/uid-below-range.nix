@@ -1,0 +1,2 @@
+# expect: uid-out-of-range /users/bob/uid
+(import ../lib.nix).withUser "bob" { uid = 999; }

@@ -1,0 +1,2 @@
+# expect: wrong-type /users/bob/uid
+(import ../lib.nix).withUser "bob" { uid = "1001"; }

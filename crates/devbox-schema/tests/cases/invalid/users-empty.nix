@@ -1,0 +1,2 @@
+# expect: users-empty /users
+(import ../lib.nix).withUsers { }

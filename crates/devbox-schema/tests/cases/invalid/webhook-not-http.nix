@@ -1,0 +1,2 @@
+# expect: webhook-invalid /containers/notifyWebhook
+(import ../lib.nix).withContainers { notifyWebhook = "ftp://hooks.example.org/x"; }
