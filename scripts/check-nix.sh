@@ -14,6 +14,28 @@ while IFS= read -r -d '' f; do
 done < <(git ls-files -z '*.nix')
 echo "parsed $count .nix files"
 
+# Every path literal in a tracked .nix file (flake.nix's outputs, module imports, examples) names a
+# file or directory that exists AND is tracked by git: a flake only sees tracked files, so an
+# untracked target breaks `nix flake check` on every other machine. `nix-instantiate --parse`
+# prints path literals resolved to absolute paths, which is what is scanned here.
+root=$(pwd -P)
+paths_checked=0
+while IFS= read -r -d '' f; do
+  while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    paths_checked=$((paths_checked + 1))
+    rel=${p#"$root"}
+    rel=${rel#/}
+    if [ ! -e "$p" ]; then
+      echo "MISSING PATH: $f refers to ./$rel, which does not exist"; fail=1
+    elif [ -n "$rel" ] && [ -z "$(git ls-files -- "$rel" | head -n 1)" ]; then
+      echo "UNTRACKED PATH: $f refers to ./$rel, which git does not track (flakes would not see it)"; fail=1
+    fi
+  done < <(nix-instantiate --parse "$f" 2>/dev/null | grep -oE "$root(/[A-Za-z0-9._+-]+)*" | sort -u)
+# crates/*/tests/ holds users.nix test cases for the Rust validator, some broken on purpose.
+done < <(git ls-files -z '*.nix' ':!:crates/*/tests/**')
+echo "checked $paths_checked path references in .nix files"
+
 passed=0
 failed=0
 shopt -s nullglob

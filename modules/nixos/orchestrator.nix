@@ -310,7 +310,7 @@ in
         config.environment.etc."devbox/users.json".source
       ];
       environment = {
-        RUST_LOG = lib.mkDefault "info";
+        DEVBOXD_LOG = lib.mkDefault "info";
         # `op` keeps its configuration under HOME; give it the state directory.
         HOME = "/var/lib/devbox";
       };
@@ -364,11 +364,21 @@ in
           "AF_INET6"
         ];
         SystemCallArchitectures = "native";
+        # Not "~@privileged": that set holds chown(2), which devboxd needs to give its socket to
+        # the devbox group. Go programs (op) raise RLIMIT_NOFILE, so @resources stays allowed.
         SystemCallFilter = [
           "@system-service"
-          "~@privileged"
-          "~@resources"
+          "~@clock"
+          "~@cpu-emulation"
+          "~@debug"
+          "~@module"
+          "~@mount"
+          "~@obsolete"
+          "~@raw-io"
+          "~@reboot"
+          "~@swap"
         ];
+        SystemCallErrorNumber = "EPERM";
       };
     };
 
