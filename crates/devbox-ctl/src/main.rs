@@ -1,1 +1,512 @@
-fn main() {}
+//! devbox-ctl: manage your dev containers through devboxd. See docs/controller.md.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
+use devbox_api::validate::{format_memory, parse_cpu, parse_memory, validate_name};
+use devbox_api::{
+    Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
+    DoctorReport, ErrorCode, RotateKeyRequest, WhoAmI, DEFAULT_SOCKET,
+};
+use devbox_api::client::Method;
+
+/// Manage your nix-devbox dev containers.
+///
+/// Exit codes: 0 success, 1 internal error, 2 invalid input or usage, 3 daemon unreachable,
+/// 4 not allowed, 5 no such container, 6 conflict or confirmation needed, 7 quota exceeded,
+/// 8 a dependency (Podman, 1Password, the container) failed.
+#[derive(Debug, Parser)]
+#[command(name = "devbox-ctl", version, about, long_about)]
+struct Cli {
+    /// The daemon's socket.
+    #[arg(long, global = true, env = "DEVBOX_SOCKET", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Machine-readable JSON output (progress is not shown).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create (and start) a dev container; prints how to connect.
+    Create {
+        /// Name: lowercase letters, digits, hyphens; it becomes the tailnet hostname.
+        name: String,
+        /// CPUs (default from users.nix, normally 2).
+        #[arg(long, value_parser = cpu_arg)]
+        cpu: Option<f64>,
+        /// Memory limit, e.g. 4G or 512M (default from users.nix, normally 4G).
+        #[arg(long, value_parser = memory_arg)]
+        memory: Option<String>,
+        /// Run Syncthing in the container.
+        #[arg(long)]
+        with_syncthing: bool,
+        /// Create only; start later with `devbox-ctl start`.
+        #[arg(long)]
+        no_start: bool,
+        /// Confirm creating another container when you already have one.
+        #[arg(long)]
+        another: bool,
+    },
+    /// Start a stopped container (fetches a fresh Tailscale key).
+    Start { name: String },
+    /// Stop a container, keeping its state and home volume.
+    Stop { name: String },
+    /// Destroy a container, its tailnet node and (unless kept) its home volume.
+    Destroy {
+        name: String,
+        /// Keep the home volume; `create` with the same name resumes it.
+        #[arg(long)]
+        keep_volume: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// List your containers (admins: --all for everyone's).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show a container's state, services and how to connect.
+    Status { name: String },
+    /// Show a container's logs.
+    Logs {
+        name: String,
+        /// Keep following new output.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long)]
+        tail: Option<u32>,
+    },
+    /// Deliver the current Tailscale key from 1Password into a running container.
+    RotateKey {
+        name: String,
+        /// Re-authenticate now instead of at the next start.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Check the daemon, Podman, the image, `op` and the token; says what to fix.
+    Doctor,
+    /// Show who the daemon thinks you are.
+    Whoami,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+fn cpu_arg(s: &str) -> Result<f64, String> {
+    parse_cpu(s).map_err(|e| e.to_string())
+}
+
+fn memory_arg(s: &str) -> Result<String, String> {
+    parse_memory(s).map(|_| s.to_string()).map_err(|e| e.to_string())
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+struct Exit(i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<ClientError>() {
+            return c.exit_code();
+        }
+        if let Some(Exit(code)) = cause.downcast_ref::<Exit>() {
+            return *code;
+        }
+    }
+    1
+}
+
+fn invalid(msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(Exit(2)).context(msg.to_string())
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    validate_name(name).map_err(invalid)
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn ask(question: &str) -> anyhow::Result<String> {
+    eprint!("{question} ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+struct Ui {
+    json: bool,
+}
+
+impl Ui {
+    fn step(&self) -> impl FnMut(&str) + '_ {
+        move |m: &str| {
+            if !self.json {
+                eprintln!("==> {m}");
+            }
+        }
+    }
+}
+
+fn print_status(s: &ContainerStatus) {
+    let c = &s.container;
+    println!("{}  (owner {}, {})", c.name, c.owner, c.state);
+    println!(
+        "  resources: {} CPU, {} memory; home volume {}",
+        c.cpu,
+        format_memory(c.memory_bytes),
+        c.volume
+    );
+    if let Some(d) = c.desired {
+        println!("  desired:   {}", serde_json::to_string(&d).unwrap_or_default().trim_matches('"'));
+    }
+    match &s.entrypoint {
+        Some(e) => {
+            println!("  phase:     {} (ready: {})", e.phase, e.ready);
+            let ts = &e.tailscale;
+            println!(
+                "  tailscale: {}{}{}",
+                ts.state,
+                ts.ip.as_deref().map(|i| format!(", {i}")).unwrap_or_default(),
+                ts.error.as_deref().map(|i| format!(", error: {i}")).unwrap_or_default()
+            );
+            for svc in &e.services {
+                println!(
+                    "  service:   {} {} (restarts {}){}",
+                    svc.name,
+                    svc.state,
+                    svc.restarts,
+                    svc.last_error
+                        .as_deref()
+                        .map(|x| format!(", last error: {x}"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(a) = &e.last_activity {
+                println!("  activity:  {a}");
+            }
+        }
+        None if c.state == "running" => println!("  entrypoint: not answering"),
+        None => {}
+    }
+    println!("Connect:");
+    println!("  ssh:         {}", s.connect.ssh);
+    println!("  code-server: {}", s.connect.code_server);
+    println!("  zed:         {}", s.connect.zed);
+    if let Some(id) = &s.connect.syncthing_device_id {
+        println!("  syncthing:   device ID {id}");
+    }
+}
+
+fn print_list(list: &[ContainerInfo]) {
+    if list.is_empty() {
+        println!("No dev containers. Create one with `devbox-ctl create NAME`.");
+        return;
+    }
+    println!(
+        "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} {}",
+        "NAME", "OWNER", "STATE", "DESIRED", "CPU", "MEMORY", "CREATED"
+    );
+    for c in list {
+        let desired = c
+            .desired
+            .map(|d| serde_json::to_string(&d).unwrap_or_default().trim_matches('"').to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} {}",
+            c.name,
+            c.owner,
+            c.state,
+            desired,
+            c.cpu,
+            format_memory(c.memory_bytes),
+            c.created_at
+        );
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::new(&cli.socket);
+    let ui = Ui { json: cli.json };
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "devbox-ctl", &mut std::io::stdout());
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+        }
+        Command::Whoami => {
+            let w: WhoAmI = client.get("/v1/whoami").await?;
+            if cli.json {
+                print_json(&w)?;
+            } else {
+                println!(
+                    "{} (uid {}){}",
+                    w.user,
+                    w.uid,
+                    if w.is_admin { ", admin" } else { "" }
+                );
+            }
+        }
+        Command::Create {
+            name,
+            cpu,
+            memory,
+            with_syncthing,
+            no_start,
+            another,
+        } => {
+            check_name(&name)?;
+            let mut req = CreateRequest {
+                name: name.clone(),
+                cpu,
+                memory,
+                syncthing: with_syncthing,
+                start: !no_start,
+                confirm_another: another,
+            };
+            let result = loop {
+                match client
+                    .operation(Method::POST, "/v1/containers", Some(&req), ui.step())
+                    .await
+                {
+                    Err(ClientError::Api(e))
+                        if e.code == ErrorCode::NeedsConfirmation && !cli.json && interactive() =>
+                    {
+                        eprintln!("{}", e.message);
+                        let a = ask(&format!("Create {name} as well? [y/N]"))?;
+                        if a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes") {
+                            req.confirm_another = true;
+                            continue;
+                        }
+                        return Err(anyhow::Error::new(Exit(6)).context("not created"));
+                    }
+                    other => break other?,
+                }
+            };
+            let status: ContainerStatus =
+                serde_json::from_value(result).context("reading the daemon's answer")?;
+            if cli.json {
+                print_json(&status)?;
+            } else {
+                println!(
+                    "Created {name}{}.",
+                    if no_start { " (not started)" } else { "" }
+                );
+                print_status(&status);
+            }
+        }
+        Command::Start { name } => {
+            check_name(&name)?;
+            let v = client
+                .operation::<()>(
+                    Method::POST,
+                    &format!("/v1/containers/{name}/start"),
+                    None,
+                    ui.step(),
+                )
+                .await?;
+            let status: ContainerStatus = serde_json::from_value(v)?;
+            if cli.json {
+                print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+        }
+        Command::Stop { name } => {
+            check_name(&name)?;
+            let v = client
+                .operation::<()>(
+                    Method::POST,
+                    &format!("/v1/containers/{name}/stop"),
+                    None,
+                    ui.step(),
+                )
+                .await?;
+            let info: ContainerInfo = serde_json::from_value(v)?;
+            if cli.json {
+                print_json(&info)?;
+            } else {
+                println!("Stopped {} (home volume {} kept).", info.name, info.volume);
+            }
+        }
+        Command::Destroy {
+            name,
+            keep_volume,
+            yes,
+        } => {
+            check_name(&name)?;
+            if !yes {
+                if cli.json || !interactive() {
+                    return Err(invalid(format!(
+                        "destroying {name} cannot be undone; pass --yes to confirm"
+                    )));
+                }
+                let what = if keep_volume {
+                    "(the home volume is kept)"
+                } else {
+                    "and its home volume (all data in /home/dev)"
+                };
+                let a = ask(&format!("Destroy {name} {what}? Type the name to confirm:"))?;
+                if a != name {
+                    return Err(anyhow::Error::new(Exit(6)).context("not destroyed"));
+                }
+            }
+            let v = client
+                .operation::<()>(
+                    Method::DELETE,
+                    &format!("/v1/containers/{name}?keepVolume={keep_volume}"),
+                    None,
+                    ui.step(),
+                )
+                .await?;
+            let r: DestroyResult = serde_json::from_value(v)?;
+            if cli.json {
+                print_json(&r)?;
+            } else if r.volume_kept {
+                println!(
+                    "Destroyed {}; kept volume {} (`devbox-ctl create {}` resumes it).",
+                    r.name, r.volume, r.name
+                );
+            } else {
+                println!("Destroyed {} and its volume {}.", r.name, r.volume);
+            }
+        }
+        Command::List { all } => {
+            let list: Vec<ContainerInfo> = client
+                .get(&format!("/v1/containers?all={all}"))
+                .await?;
+            if cli.json {
+                print_json(&list)?;
+            } else {
+                print_list(&list);
+            }
+        }
+        Command::Status { name } => {
+            check_name(&name)?;
+            let s: ContainerStatus = client.get(&format!("/v1/containers/{name}")).await?;
+            if cli.json {
+                print_json(&s)?;
+            } else {
+                print_status(&s);
+            }
+        }
+        Command::Logs { name, follow, tail } => {
+            check_name(&name)?;
+            let mut path = format!("/v1/containers/{name}/logs?follow={follow}");
+            if let Some(t) = tail {
+                path.push_str(&format!("&tail={t}"));
+            }
+            let mut out = std::io::stdout();
+            client
+                .stream_raw(&path, |b| {
+                    out.write_all(b)?;
+                    out.flush()
+                })
+                .await?;
+        }
+        Command::RotateKey { name, now } => {
+            check_name(&name)?;
+            let v = client
+                .operation(
+                    Method::POST,
+                    &format!("/v1/containers/{name}/rotate-key"),
+                    Some(&RotateKeyRequest { now }),
+                    ui.step(),
+                )
+                .await?;
+            let s: ContainerStatus = serde_json::from_value(v)?;
+            if cli.json {
+                print_json(&s)?;
+            } else {
+                println!(
+                    "Delivered the current key to {name}{}.",
+                    if now { " and re-authenticated" } else { "; it is used at the next re-auth" }
+                );
+            }
+        }
+        Command::Doctor => doctor(&client, cli.json).await?,
+    }
+    Ok(())
+}
+
+async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
+    let report: Result<DoctorReport, ClientError> = client.get("/v1/doctor").await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e @ ClientError::Connect { .. }) => {
+            if json {
+                print_json(&serde_json::json!({"checks": [{"name": "daemon", "ok": false, "detail": e.to_string()}]}))?;
+            } else {
+                println!("FAIL daemon: {e}");
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let failed = report.checks.iter().filter(|c| !c.ok).count();
+    if json {
+        print_json(&report)?;
+    } else {
+        println!("ok   daemon: devboxd answers on {}", client.socket().display());
+        for c in &report.checks {
+            println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("     fix: {fix}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow::Error::new(Exit(8)).context(format!("{failed} check(s) failed")));
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("devbox-ctl: {e:#}");
+        std::process::exit(exit_code(&e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_contacting_the_daemon() {
+        assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--cpu", "zero"]).is_err());
+        assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--memory", "lots"]).is_err());
+        assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--memory", "4G"]).is_ok());
+    }
+}

