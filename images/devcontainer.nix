@@ -30,12 +30,20 @@ let
   devUid = 1000;
   devGid = 1000;
 
-  # Zed's remote server: nixpkgs builds it as the `remote_server` output of zed-editor; Zed looks
-  # for ~/.zed_server/<remoteServerExecutableName>. The image ships it in one directory
-  # (DEVBOX_ZED_SERVER_DIR) and the entrypoint links it into the home volume at start.
+  # Zed's remote server: nixpkgs builds it as the `remote_server` output of zed-editor, named
+  # `remoteServerExecutableName` (zed-remote-server-stable-VERSION+stable), the name Zed looks for
+  # in ~/.zed_server. The image ships it at the entrypoint's default DEVBOX_ZED_SERVER_BINARY and
+  # tells the entrypoint the version part, so it links ~/.zed_server/<that name> at every start.
   zed = pkgs.zed-editor;
   zedServerName = zed.remoteServerExecutableName or "zed-remote-server-stable-${zed.version}";
-  zedServerDir = "/usr/lib/devbox/zed-server";
+  zedPrefix = "zed-remote-server-stable-";
+  zedPrefixLength = builtins.stringLength zedPrefix;
+  zedVersion =
+    if builtins.substring 0 zedPrefixLength zedServerName == zedPrefix then
+      builtins.substring zedPrefixLength (builtins.stringLength zedServerName) zedServerName
+    else
+      zed.version;
+  zedServerBinary = "/opt/devbox/zed-remote-server";
 
   # Only user `dev` (uid 1000) and root exist; NSS files come from fakeNss (root, nobody).
   nss = dockerTools.fakeNss.override {
@@ -119,11 +127,11 @@ dockerTools.streamLayeredImage {
 
   # Relative paths: these run in the image's root directory. fakeroot makes chown stick.
   fakeRootCommands = ''
-    mkdir -p ./tmp ./var/tmp ./run/devbox ./home/dev/sync ./root .${zedServerDir}
+    mkdir -p ./tmp ./var/tmp ./run/devbox ./home/dev/sync ./root ./opt/devbox
     chmod 1777 ./tmp ./var/tmp
     chmod 0700 ./root
     chown -R ${toString devUid}:${toString devGid} ./home/dev
-    ln -s ${zed.remote_server}/bin/${zedServerName} .${zedServerDir}/${zedServerName}
+    ln -s ${zed.remote_server}/bin/${zedServerName} .${zedServerBinary}
   '';
 
   config = {
@@ -142,7 +150,9 @@ dockerTools.streamLayeredImage {
       "GIT_CONFIG_SYSTEM=/etc/gitconfig"
       "XDG_CONFIG_DIRS=/etc/xdg"
       "DIRENV_CONFIG=/etc/direnv"
-      "DEVBOX_ZED_SERVER_DIR=${zedServerDir}"
+      "DEVBOX_ZED_SERVER_BINARY=${zedServerBinary}"
+      "DEVBOX_ZED_CHANNEL=stable"
+      "DEVBOX_ZED_VERSION=${zedVersion}"
     ]
     ++ extraEnv;
     Labels = {

@@ -49,8 +49,10 @@ builtins.all (x: x) [
   (check (image.config.Entrypoint == [ "/bin/devbox-entrypoint" ]) "PID 1 must be devbox-entrypoint")
   (check (image.config.Volumes ? "/home/dev") "/home/dev must be a volume")
   (check (image.name == "devbox-devcontainer" && image.tag == null) "image name/tag changed: the orchestrator relies on the content-hash tag")
-  (check (builtins.elem "DEVBOX_ZED_SERVER_DIR=/usr/lib/devbox/zed-server" env) "the Zed server directory must be announced to the entrypoint")
-  (check (contains "zed-remote-server-stable-0.1.0" image.fakeRootCommands) "the Zed remote server must be linked under its versioned name")
+  # The entrypoint links ~/.zed_server/zed-remote-server-stable-VERSION to this binary.
+  (check (builtins.elem "DEVBOX_ZED_SERVER_BINARY=/opt/devbox/zed-remote-server" env) "the Zed server binary must be announced to the entrypoint")
+  (check (builtins.elem "DEVBOX_ZED_VERSION=0.1.0+stable" env) "DEVBOX_ZED_VERSION must be the version part of nixpkgs' remoteServerExecutableName")
+  (check (contains "ln -s /stub/zed-editor-remote_server/bin/zed-remote-server-stable-0.1.0[+]stable ./opt/devbox/zed-remote-server" image.fakeRootCommands) "the Zed remote server must be linked at /opt/devbox/zed-remote-server")
   (check (contains "chown -R 1000:1000 ./home/dev" image.fakeRootCommands) "/home/dev must belong to dev (1000:1000)")
   (check (
     (builtins.filter (p: p.stubPackage == "fakeNss") image.contents) != [ ]

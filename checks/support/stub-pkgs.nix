@@ -24,7 +24,7 @@ toolStubs
   zed-editor = pkg "zed-editor" // {
     version = "0.1.0";
     remote_server = pkg "zed-editor-remote_server";
-    remoteServerExecutableName = "zed-remote-server-stable-0.1.0";
+    remoteServerExecutableName = "zed-remote-server-stable-0.1.0+stable";
   };
   writeTextDir = path: text: {
     stubPackage = "writeTextDir";
