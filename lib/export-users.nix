@@ -78,6 +78,8 @@ let
       fail "nothing to export: call it with --arg usersFile ./users.nix (or pass the users.nix value as `users`)"
     else if !(isPath usersFile || isString usersFile) then
       fail "usersFile must be a path such as ./users.nix, but it is ${kind usersFile}"
+    else if isString usersFile && builtins.substring 0 1 usersFile != "/" then
+      fail "usersFile \"${usersFile}\" is a relative string; pass a Nix path (--arg usersFile ./users.nix, not --argstr) or an absolute path"
     else if !(pathExists usersFile) then
       fail "the file ${toString usersFile} does not exist; pass the path of your users.nix"
     else

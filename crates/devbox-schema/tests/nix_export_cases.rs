@@ -127,6 +127,22 @@ fn a_missing_users_file_is_named() {
     );
 }
 
+#[test]
+fn a_relative_string_path_is_explained() {
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(repo_root().join("lib/export-users.nix"))
+        .args(["--argstr", "usersFile", "examples/users.nix"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is a relative string; pass a Nix path (--arg usersFile ./users.nix"),
+        "{stderr}"
+    );
+}
+
 struct Case {
     name: String,
     expected: BTreeSet<(String, String)>,
