@@ -111,6 +111,33 @@ proptest! {
     }
 
     #[test]
+    fn ssh_key_parser_never_panics_on_any_body(
+        key_type in prop::sample::select(devbox_schema::ssh_key::KEY_TYPES),
+        body in prop::collection::vec(any::<u8>(), 0..300),
+        prefix_with_type in any::<bool>(),
+        line in "\\PC{0,120}",
+    ) {
+        use base64::Engine as _;
+        let mut blob = Vec::new();
+        if prefix_with_type {
+            blob.extend_from_slice(&(key_type.len() as u32).to_be_bytes());
+            blob.extend_from_slice(key_type.as_bytes());
+        }
+        blob.extend_from_slice(&body);
+        let text = format!("{key_type} {}", base64::engine::general_purpose::STANDARD.encode(&blob));
+        if let Err(e) = devbox_schema::ssh_key::parse(&text) {
+            assert!(!e.to_string().is_empty() && !e.hint().is_empty());
+        }
+        let _ = devbox_schema::ssh_key::parse(&line);
+    }
+
+    #[test]
+    fn small_parsers_never_panic(s in "\\PC{0,40}") {
+        let _ = devbox_schema::rules::parse_memory(&s);
+        let _ = devbox_schema::rules::is_valid_name(&s);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         match validate_text(&s) {
             Ok(_) | Err(LoadError::NotJson(_)) | Err(LoadError::Invalid(_)) => {}
