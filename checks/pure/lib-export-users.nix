@@ -86,7 +86,11 @@ builtins.all (x: x) [
   (expect "missing users fails" (fails { containers = { }; }) true)
   (expect "users as a list fails" (fails { users = [ ]; }) true)
   (expect "a user as a string fails" (fails { users.p = "P"; }) true)
-  (expect "a path value fails" (fails { users.p = person // { sshKeys = [ ../../examples/users.nix ]; }; }) true)
+  (expect "a path value fails" (fails {
+    users.p = person // {
+      sshKeys = [ ../../examples/users.nix ];
+    };
+  }) true)
   (expect "a non-string vault fails" (fails {
     users.p = person;
     containers.opVault = 1;
