@@ -58,8 +58,9 @@ in
     lib.mkMerge [
       {
         home.packages = profile.packagesFor pkgs ++ cfg.extraPackages;
-        home.shellAliases = profile.shell.aliases;
-        home.sessionVariables = profile.shell.variables;
+        # mkDefault: a user's own definition of an alias or variable wins.
+        home.shellAliases = lib.mapAttrs (_: lib.mkDefault) profile.shell.aliases;
+        home.sessionVariables = lib.mapAttrs (_: lib.mkDefault) profile.shell.variables;
 
         programs.bash = {
           enable = lib.mkDefault true;
@@ -69,8 +70,9 @@ in
         programs.git.enable = true;
 
         xdg.configFile = {
-          "nvim/init.lua".text = profile.editor.neovimInitLua;
-          "tmux/tmux.conf".text = profile.editor.tmuxConf;
+          # mkDefault: home-manager's neovim/tmux modules (or the user) may own these files.
+          "nvim/init.lua".text = lib.mkDefault profile.editor.neovimInitLua;
+          "tmux/tmux.conf".text = lib.mkDefault profile.editor.tmuxConf;
           # direnv sources every file in ~/.config/direnv/lib; home-manager's own direnv module
           # uses another file name there, so both can coexist.
           "direnv/lib/devbox-nix-direnv.sh".text = profile.shell.direnvrc pkgs.nix-direnv;
