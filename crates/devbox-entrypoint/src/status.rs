@@ -93,11 +93,17 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
     pub tailscale: TailscaleStatus,
     pub syncthing: SyncthingStatus,
+    /// The pre-provisioned Zed remote server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zed: Option<crate::zed::ZedStatus>,
     /// Last user activity (RFC 3339), persisted on the home volume; null if never.
     pub last_activity: Option<String>,
     /// What the last activity was (e.g. "ssh-session", "code-server", "zed", "syncthing").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_source: Option<String>,
+    /// Orphaned processes PID 1 reaped since it started.
+    #[serde(default)]
+    pub orphans_reaped: u64,
     /// When PID 1 last wrote this report (RFC 3339).
     pub updated_at: String,
     /// PID 1's pid namespace view of when it started (RFC 3339).
@@ -140,8 +146,10 @@ mod tests {
                 enabled: true,
                 device_id: Some("ABC".into()),
             },
+            zed: None,
             last_activity: None,
             last_activity_source: None,
+            orphans_reaped: 0,
             updated_at: "2026-01-01T00:00:00Z".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
         };

@@ -1,0 +1,1021 @@
+//! PID 1: starts the services, reaps every zombie, forwards signals, restarts crashed services
+//! with backoff, logs in to Tailscale when a key is delivered, reports status, and stops
+//! everything in order on SIGTERM (grace period, then SIGKILL).
+//!
+//! Single-threaded event loop on a `signalfd` (plus one thread per service output stream that
+//! prefixes each line with the service name). Children are spawned with `std::process` and
+//! reaped here with `waitpid(-1, WNOHANG)` until none is left, which also reaps orphans
+//! re-parented to PID 1.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::activity::{self, Activity};
+use crate::config::Config;
+use crate::helpers::{last_line, run_with_timeout, write_atomic};
+use crate::log_event;
+use crate::passwd::Account;
+use crate::status::{
+    Phase, ServiceState, ServiceStatus, Status, SyncthingStatus, TailscaleState, TailscaleStatus,
+};
+use crate::zed::ZedStatus;
+
+/// Exit codes of `devbox-entrypoint run`.
+pub mod exit {
+    /// Stopped on request; every service exited within the grace period.
+    pub const CLEAN: i32 = 0;
+    /// Stopped on request, but something had to be SIGKILLed after the grace period.
+    pub const KILLED: i32 = 1;
+    /// The environment is invalid (every problem is printed).
+    pub const CONFIG: i32 = 2;
+    /// The container cannot be set up (missing user, unwritable run dir, ...).
+    pub const SETUP: i32 = 70;
+}
+
+/// Setup failures before the loop runs.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("user {0:?} is not in /etc/passwd: the image must have the dev user (DEVBOX_USER)")]
+    NoUser(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SetupError {
+    let context = context.into();
+    move |source| SetupError::Io { context, source }
+}
+
+/// How to run one service.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub name: &'static str,
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Run as this uid/gid (supplementary groups are dropped by std when switching from root).
+    pub user: Option<(u32, u32)>,
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+struct Service {
+    spec: ServiceSpec,
+    enabled: bool,
+    state: ServiceState,
+    pid: Option<Pid>,
+    starts: u32,
+    delay: Duration,
+    next_start: Option<Instant>,
+    started: Option<Instant>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct UpTask {
+    pid: Option<Pid>,
+    started: Option<Instant>,
+    next_attempt: Option<Instant>,
+    delay: Option<Duration>,
+    force_reauth: bool,
+}
+
+#[derive(Debug)]
+struct Shutdown {
+    stage: u8,
+    stage_deadline: Instant,
+    kill_at: Instant,
+    killed: bool,
+}
+
+const TAILSCALED: &str = "tailscaled";
+const CODE_SERVER: &str = "code-server";
+const SYNCTHING: &str = "syncthing";
+/// A service that ran this long before exiting restarts after the base delay again.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+const UP_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub struct Supervisor {
+    cfg: Config,
+    services: Vec<Service>,
+    ts: TailscaleStatus,
+    up: UpTask,
+    device_id: Option<String>,
+    zed: ZedStatus,
+    activity: Option<Activity>,
+    next_probe: Instant,
+    shutdown: Option<Shutdown>,
+    started_at: String,
+    last_written: String,
+    last_write: Option<Instant>,
+    no_children: bool,
+    is_pid1: bool,
+    orphans_reaped: u64,
+}
+
+/// Runs PID 1 until stopped; returns the exit code.
+pub fn run(cfg: Config) -> Result<i32, SetupError> {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| io_err("block signals")(e.into()))?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| io_err("signalfd")(e.into()))?;
+    let is_pid1 = nix::unistd::getpid().as_raw() == 1;
+    if !is_pid1 {
+        // Outside a container (tests): adopt orphans like PID 1 would.
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| io_err("set child subreaper")(e.into()))?;
+    }
+    let account = crate::passwd::lookup(std::path::Path::new("/etc/passwd"), &cfg.user)
+        .map_err(io_err("read /etc/passwd"))?
+        .ok_or_else(|| SetupError::NoUser(cfg.user.clone()))?;
+    let mut sup = Supervisor::prepare(cfg, &account, is_pid1)?;
+    sup.start_all();
+    Ok(sup.event_loop(&sfd))
+}
+
+fn chown(path: &std::path::Path, a: &Account) -> std::io::Result<()> {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(a.uid)),
+        Some(nix::unistd::Gid::from_raw(a.gid)),
+    )
+    .map_err(std::io::Error::from)
+}
+
+/// The service command lines for this configuration.
+pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)> {
+    let user_env = vec![
+        ("HOME".to_string(), cfg.home.to_string_lossy().into_owned()),
+        ("USER".to_string(), account.name.clone()),
+        ("LOGNAME".to_string(), account.name.clone()),
+        ("SHELL".to_string(), account.shell.clone()),
+    ];
+    let data = cfg.home.join(".local/share/code-server");
+    let tailscaled = ServiceSpec {
+        name: TAILSCALED,
+        program: "tailscaled".into(),
+        args: vec![
+            "--tun=userspace-networking".into(),
+            "--state=mem:".into(),
+            format!("--statedir={}", cfg.tailscale_statedir.display()),
+            format!("--socket={}", cfg.tailscaled_socket().display()),
+        ],
+        env: Vec::new(),
+        user: None,
+        cwd: None,
+    };
+    let code_server = ServiceSpec {
+        name: CODE_SERVER,
+        program: "code-server".into(),
+        args: vec![
+            "--bind-addr".into(),
+            format!("{}:{}", cfg.code_server_bind, cfg.code_server_port),
+            // Reached only over the tailnet (no published port); Tailscale ACLs gate access.
+            "--auth".into(),
+            "none".into(),
+            "--disable-telemetry".into(),
+            "--disable-update-check".into(),
+            "--user-data-dir".into(),
+            data.to_string_lossy().into_owned(),
+            "--extensions-dir".into(),
+            data.join("extensions").to_string_lossy().into_owned(),
+            cfg.home.to_string_lossy().into_owned(),
+        ],
+        env: user_env.clone(),
+        user: Some((account.uid, account.gid)),
+        cwd: Some(cfg.home.clone()),
+    };
+    let mut st_env = user_env;
+    st_env.push(("STNOUPGRADE".into(), "1".into()));
+    st_env.push(("STNODEFAULTFOLDER".into(), "1".into()));
+    let syncthing = ServiceSpec {
+        name: SYNCTHING,
+        program: "syncthing".into(),
+        args: crate::syncthing::args(cfg),
+        env: st_env,
+        user: Some((account.uid, account.gid)),
+        cwd: Some(cfg.home.clone()),
+    };
+    vec![
+        (tailscaled, true),
+        (code_server, cfg.code_server),
+        (syncthing, cfg.syncthing),
+    ]
+}
+
+fn describe(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("killed by {sig:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn forward_output(name: &'static str, stream: Option<impl Read + Send + 'static>) {
+    if let Some(stream) = stream {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        crate::logging::event(name, line.trim_end());
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Supervisor {
+    fn prepare(cfg: Config, account: &Account, is_pid1: bool) -> Result<Self, SetupError> {
+        let run_dir = cfg.run_dir.clone();
+        std::fs::create_dir_all(&run_dir)
+            .map_err(io_err(format!("create {}", run_dir.display())))?;
+        std::fs::create_dir_all(&cfg.tailscale_statedir).map_err(io_err(format!(
+            "create {}",
+            cfg.tailscale_statedir.display()
+        )))?;
+        for stale in [cfg.reauth_flag(), cfg.logged_out_flag(), cfg.status_file()] {
+            let _ = std::fs::remove_file(stale);
+        }
+        write_atomic(
+            &cfg.pid_file(),
+            nix::unistd::getpid().to_string().as_bytes(),
+            0o644,
+        )
+        .map_err(io_err("write pid file"))?;
+        // The home volume: a fresh volume is root's; the dev user must own it.
+        std::fs::create_dir_all(&cfg.home)
+            .map_err(io_err(format!("create {}", cfg.home.display())))?;
+        let meta = std::fs::metadata(&cfg.home).map_err(io_err("stat home"))?;
+        if std::os::unix::fs::MetadataExt::uid(&meta) != account.uid {
+            chown(&cfg.home, account).map_err(io_err(format!("chown {}", cfg.home.display())))?;
+            log_event!(
+                "entrypoint",
+                "gave {} to {}",
+                cfg.home.display(),
+                account.name
+            );
+        }
+        for dir in [
+            cfg.home.join(".local"),
+            cfg.home.join(".local/state"),
+            cfg.state_dir.clone(),
+        ] {
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir)
+                    .map_err(io_err(format!("create {}", dir.display())))?;
+                chown(&dir, account).map_err(io_err(format!("chown {}", dir.display())))?;
+            }
+        }
+        let zed = crate::zed::provision(&cfg, account.uid, account.gid);
+        match (&zed.path, &zed.error) {
+            (Some(p), _) => log_event!("zed", "remote server provisioned at {p}"),
+            (_, Some(e)) => log_event!("zed", "not provisioned: {e}"),
+            _ => {}
+        }
+        if cfg.syncthing {
+            crate::syncthing::ensure_config(&cfg, account.uid, account.gid)
+                .map_err(io_err("prepare the Syncthing configuration"))?;
+        }
+        let activity = activity::load(&cfg.activity_file());
+        let services = service_specs(&cfg, account)
+            .into_iter()
+            .map(|(spec, enabled)| Service {
+                spec,
+                enabled,
+                state: if enabled {
+                    ServiceState::Starting
+                } else {
+                    ServiceState::Disabled
+                },
+                pid: None,
+                starts: 0,
+                delay: cfg.restart_backoff,
+                next_start: None,
+                started: None,
+                last_error: None,
+            })
+            .collect();
+        log_event!(
+            "entrypoint",
+            "starting {} for {} (tags {}, syncthing {})",
+            cfg.hostname,
+            cfg.owner,
+            cfg.tags.join(","),
+            if cfg.syncthing { "on" } else { "off" }
+        );
+        Ok(Supervisor {
+            ts: TailscaleStatus {
+                state: TailscaleState::WaitingForKey,
+                ip: None,
+                hostname: None,
+                error: None,
+                attempts: 0,
+            },
+            services,
+            up: UpTask::default(),
+            device_id: None,
+            zed,
+            activity,
+            next_probe: Instant::now() + Duration::from_millis(500),
+            shutdown: None,
+            started_at: crate::logging::now_rfc3339(),
+            last_written: String::new(),
+            last_write: None,
+            no_children: false,
+            is_pid1,
+            orphans_reaped: 0,
+            cfg,
+        })
+    }
+
+    fn start_all(&mut self) {
+        for i in 0..self.services.len() {
+            if self.services[i].enabled {
+                self.start(i);
+            }
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let s = &mut self.services[i];
+        let mut cmd = Command::new(&s.spec.program);
+        cmd.args(&s.spec.args)
+            .envs(s.spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some((uid, gid)) = s.spec.user {
+            cmd.uid(uid).gid(gid);
+        }
+        if let Some(cwd) = &s.spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let name = s.spec.name;
+        match cmd.spawn() {
+            Ok(mut child) => {
+                let pid = Pid::from_raw(child.id() as i32);
+                forward_output(name, child.stdout.take());
+                forward_output(name, child.stderr.take());
+                // The child is reaped by the loop's waitpid(-1), not through `child`.
+                drop(child);
+                s.starts += 1;
+                s.pid = Some(pid);
+                s.state = ServiceState::Running;
+                s.started = Some(Instant::now());
+                s.next_start = None;
+                if s.starts > 1 {
+                    log_event!(name, "restarted (restart {}), pid {pid}", s.starts - 1);
+                } else {
+                    log_event!(name, "started, pid {pid}");
+                }
+            }
+            Err(e) => {
+                let msg = format!("cannot start {}: {e}", s.spec.program);
+                log_event!(name, "{msg}; retrying in {:?}", s.delay);
+                s.last_error = Some(msg);
+                s.state = ServiceState::Backoff;
+                s.next_start = Some(Instant::now() + s.delay);
+                s.delay = (s.delay * 2).min(self.cfg.restart_backoff_max);
+            }
+        }
+        if name == TAILSCALED {
+            self.tailscale_reset_after_daemon_change();
+        }
+    }
+
+    fn tailscale_reset_after_daemon_change(&mut self) {
+        // tailscaled keeps its state in memory: a new daemon is logged out.
+        if self.ts.state == TailscaleState::Running {
+            self.ts.state = TailscaleState::Starting;
+        }
+        self.ts.ip = None;
+        self.up.next_attempt = None;
+    }
+
+    fn event_loop(&mut self, sfd: &SignalFd) -> i32 {
+        loop {
+            let timeout = self.next_wakeup();
+            let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => log_event!("entrypoint", "poll failed: {e}"),
+            }
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
+                match sig {
+                    Signal::SIGCHLD => {}
+                    Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
+                        if self.shutdown.is_some() {
+                            log_event!("entrypoint", "second {sig:?}: killing everything now");
+                            if let Some(sd) = self.shutdown.as_mut() {
+                                sd.kill_at = Instant::now();
+                            }
+                        } else {
+                            self.begin_shutdown(sig);
+                        }
+                    }
+                    Signal::SIGUSR1 => self.doorbell(),
+                    other => self.forward(other),
+                }
+            }
+            self.reap();
+            if self.shutdown.is_some() {
+                if let Some(code) = self.shutdown_step() {
+                    self.write_status(true);
+                    log_event!("entrypoint", "stopped (exit {code})");
+                    return code;
+                }
+            } else {
+                self.tick();
+            }
+            self.write_status(false);
+        }
+    }
+
+    fn next_wakeup(&self) -> Duration {
+        let now = Instant::now();
+        let mut next = now + Duration::from_secs(1);
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = next.min(t);
+            }
+        };
+        for s in &self.services {
+            consider(s.next_start);
+        }
+        consider(self.up.next_attempt);
+        consider(Some(self.next_probe));
+        if let Some(sd) = &self.shutdown {
+            consider(Some(sd.stage_deadline));
+            consider(Some(sd.kill_at));
+            consider(Some(now + Duration::from_millis(20)));
+        }
+        next.saturating_duration_since(now)
+            .max(Duration::from_millis(5))
+    }
+
+    fn forward(&self, sig: Signal) {
+        for s in &self.services {
+            if let Some(pid) = s.pid {
+                let _ = kill(pid, sig);
+            }
+        }
+    }
+
+    /// Reaps every exited child, services and orphans alike, until none is left.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {
+                    self.no_children = false;
+                    break;
+                }
+                Ok(st) => {
+                    if let Some(pid) = st.pid() {
+                        self.on_exit(pid, &st);
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    // ECHILD: nothing left to wait for.
+                    self.no_children = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, pid: Pid, st: &WaitStatus) {
+        if self.up.pid == Some(pid) {
+            self.on_up_exit(st);
+            return;
+        }
+        let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) else {
+            self.orphans_reaped += 1;
+            return;
+        };
+        let stopping = self.shutdown.is_some();
+        let base = self.cfg.restart_backoff;
+        let max = self.cfg.restart_backoff_max;
+        let s = &mut self.services[i];
+        let what = describe(st);
+        s.pid = None;
+        let name = s.spec.name;
+        if stopping {
+            s.state = ServiceState::Stopped;
+            log_event!(name, "stopped ({what})");
+        } else {
+            let ran = s.started.map(|t| t.elapsed()).unwrap_or_default();
+            if ran >= STABLE_AFTER {
+                s.delay = base;
+            }
+            let delay = s.delay;
+            s.delay = (s.delay * 2).min(max);
+            s.state = ServiceState::Backoff;
+            s.next_start = Some(Instant::now() + delay);
+            s.last_error = Some(what.clone());
+            log_event!(name, "{what} after {ran:.1?}; restarting in {delay:?}");
+            if name == TAILSCALED {
+                self.tailscale_reset_after_daemon_change();
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.services.len() {
+            let s = &self.services[i];
+            if s.state == ServiceState::Backoff && s.next_start.is_some_and(|t| now >= t) {
+                self.start(i);
+            }
+        }
+        self.maybe_tailscale_up(now);
+        if self.cfg.syncthing && self.device_id.is_none() {
+            self.read_device_id();
+        }
+        if now >= self.next_probe {
+            self.next_probe = now + self.cfg.activity_interval;
+            self.probe();
+        }
+    }
+
+    fn tailscaled_running(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.spec.name == TAILSCALED && s.pid.is_some())
+            && self.cfg.tailscaled_socket().exists()
+    }
+
+    fn maybe_tailscale_up(&mut self, now: Instant) {
+        if let (Some(pid), Some(started)) = (self.up.pid, self.up.started) {
+            if started.elapsed() > UP_TIMEOUT {
+                log_event!("tailscale-up", "no answer after {UP_TIMEOUT:?}; killing it");
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            return;
+        }
+        if self.cfg.logged_out_flag().exists() {
+            self.ts.state = TailscaleState::LoggedOut;
+            self.ts.ip = None;
+            return;
+        }
+        if !self.cfg.key_file().exists() {
+            if self.ts.state != TailscaleState::Running {
+                self.ts.state = TailscaleState::WaitingForKey;
+            }
+            return;
+        }
+        let needed = self.ts.state != TailscaleState::Running || self.up.force_reauth;
+        let due = self.up.next_attempt.is_none_or(|t| now >= t);
+        if !needed || !due || !self.tailscaled_running() {
+            if self.ts.state == TailscaleState::WaitingForKey {
+                self.ts.state = TailscaleState::Starting;
+            }
+            return;
+        }
+        let log_path = self.cfg.run_dir.join("tailscale-up.log");
+        let log = match std::fs::File::create(&log_path) {
+            Ok(f) => f,
+            Err(e) => {
+                log_event!("tailscale-up", "cannot create {}: {e}", log_path.display());
+                return;
+            }
+        };
+        let Ok(log2) = log.try_clone() else {
+            return;
+        };
+        let mut args = vec![
+            format!("--socket={}", self.cfg.tailscaled_socket().display()),
+            "up".to_string(),
+            // The key stays in its tmpfs file; only the file's path is on the command line.
+            format!("--auth-key=file:{}", self.cfg.key_file().display()),
+            "--hostname".into(),
+            self.cfg.hostname.clone(),
+            "--advertise-tags".into(),
+            self.cfg.tags.join(","),
+            "--ssh".into(),
+            "--timeout=60s".into(),
+        ];
+        if self.up.force_reauth {
+            args.push("--force-reauth".into());
+        }
+        match Command::new("tailscale")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+        {
+            Ok(child) => {
+                let pid = Pid::from_raw(child.id() as i32);
+                drop(child);
+                log_event!(
+                    "tailscale-up",
+                    "logging in as {} with tags {} (pid {pid})",
+                    self.cfg.hostname,
+                    self.cfg.tags.join(",")
+                );
+                self.up.pid = Some(pid);
+                self.up.started = Some(Instant::now());
+                if self.ts.state != TailscaleState::Running {
+                    self.ts.state = TailscaleState::Starting;
+                }
+            }
+            Err(e) => {
+                self.ts.state = TailscaleState::Error;
+                self.ts.error = Some(format!("cannot run tailscale: {e}"));
+                self.schedule_up_retry();
+            }
+        }
+    }
+
+    fn schedule_up_retry(&mut self) {
+        let delay = self.up.delay.unwrap_or(self.cfg.restart_backoff);
+        self.up.next_attempt = Some(Instant::now() + delay);
+        self.up.delay = Some((delay * 2).min(self.cfg.restart_backoff_max.max(delay)));
+        log_event!("tailscale-up", "retrying in {delay:?}");
+    }
+
+    fn on_up_exit(&mut self, st: &WaitStatus) {
+        self.up.pid = None;
+        self.up.started = None;
+        self.ts.attempts += 1;
+        let mut output = String::new();
+        if let Ok(f) = std::fs::File::open(self.cfg.run_dir.join("tailscale-up.log")) {
+            let _ = f.take(64 * 1024).read_to_string(&mut output);
+        }
+        for line in output.lines().filter(|l| !l.trim().is_empty()) {
+            crate::logging::event("tailscale-up", line);
+        }
+        if matches!(st, WaitStatus::Exited(_, 0)) {
+            self.up.force_reauth = false;
+            self.up.delay = None;
+            self.up.next_attempt = None;
+            self.ts.state = TailscaleState::Running;
+            self.ts.error = None;
+            self.refresh_tailscale_identity();
+            log_event!(
+                "tailscale-up",
+                "on the tailnet as {} ({})",
+                self.ts.hostname.as_deref().unwrap_or("?"),
+                self.ts.ip.as_deref().unwrap_or("no IP yet")
+            );
+        } else {
+            let err =
+                last_line(&output).unwrap_or_else(|| format!("tailscale up {}", describe(st)));
+            log_event!("tailscale-up", "failed: {err}");
+            self.ts.state = TailscaleState::Error;
+            self.ts.error = Some(err);
+            self.schedule_up_retry();
+        }
+    }
+
+    /// Reads IP and DNS name from `tailscale status --json`; notices a lost login.
+    fn refresh_tailscale_identity(&mut self) {
+        let out = run_with_timeout(
+            Command::new("tailscale")
+                .arg(format!(
+                    "--socket={}",
+                    self.cfg.tailscaled_socket().display()
+                ))
+                .args(["status", "--json"]),
+            Duration::from_secs(3),
+        );
+        let Ok(out) = out else {
+            return;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
+            return;
+        };
+        if v["BackendState"].as_str() != Some("Running") {
+            if self.ts.state == TailscaleState::Running {
+                log_event!(
+                    "tailscale",
+                    "backend is {}; logging in again",
+                    v["BackendState"].as_str().unwrap_or("unknown")
+                );
+                self.ts.state = TailscaleState::Starting;
+                self.ts.ip = None;
+            }
+            return;
+        }
+        self.ts.ip = v["Self"]["TailscaleIPs"]
+            .as_array()
+            .and_then(|ips| {
+                ips.iter()
+                    .filter_map(|i| i.as_str())
+                    .find(|i| i.contains('.'))
+            })
+            .map(str::to_string);
+        self.ts.hostname = v["Self"]["DNSName"]
+            .as_str()
+            .map(|n| n.trim_end_matches('.').to_string())
+            .filter(|n| !n.is_empty());
+    }
+
+    fn doorbell(&mut self) {
+        if self.cfg.logged_out_flag().exists() {
+            log_event!("tailscale", "logged out on request; waiting for a new key");
+            self.ts.state = TailscaleState::LoggedOut;
+            self.ts.ip = None;
+            return;
+        }
+        if std::fs::remove_file(self.cfg.reauth_flag()).is_ok() {
+            self.up.force_reauth = true;
+        }
+        log_event!(
+            "tailscale",
+            "key delivered{}",
+            if self.up.force_reauth {
+                " (re-authenticating)"
+            } else {
+                ""
+            }
+        );
+        if self.ts.state == TailscaleState::LoggedOut {
+            self.ts.state = TailscaleState::Starting;
+        }
+        self.up.next_attempt = None;
+        self.up.delay = None;
+    }
+
+    fn read_device_id(&mut self) {
+        if !self.cfg.syncthing_home.join("cert.pem").exists() {
+            return;
+        }
+        let out = run_with_timeout(
+            Command::new("syncthing").args([
+                "serve".to_string(),
+                format!("--home={}", self.cfg.syncthing_home.display()),
+                "--device-id".into(),
+            ]),
+            Duration::from_secs(5),
+        );
+        if let Ok(out) = out {
+            let id = out.stdout.trim();
+            if out.success && id.len() >= 56 && id.contains('-') {
+                log_event!(SYNCTHING, "device ID {id}");
+                self.device_id = Some(id.to_string());
+            }
+        }
+    }
+
+    fn probe(&mut self) {
+        if self.ts.state == TailscaleState::Running && self.up.pid.is_none() {
+            self.refresh_tailscale_identity();
+        }
+        if let Some(seen) = activity::probe(&self.cfg, std::path::Path::new("/proc")) {
+            if self.activity.as_ref().is_none_or(|a| seen.at > a.at) {
+                if let Err(e) = activity::save(&self.cfg.activity_file(), &seen) {
+                    log_event!("entrypoint", "cannot persist last activity: {e}");
+                }
+                self.activity = Some(seen);
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, sig: Signal) {
+        log_event!("entrypoint", "{sig:?} received: stopping services");
+        let now = Instant::now();
+        let grace = self.cfg.stop_grace;
+        self.shutdown = Some(Shutdown {
+            stage: 1,
+            stage_deadline: now + grace / 2,
+            kill_at: now + grace,
+            killed: false,
+        });
+        self.write_status(true);
+        if self.cfg.logout_on_stop
+            && self.ts.state == TailscaleState::Running
+            && self.tailscaled_running()
+        {
+            // An ephemeral node is removed from the tailnet at once on logout.
+            let out = run_with_timeout(
+                Command::new("tailscale")
+                    .arg(format!(
+                        "--socket={}",
+                        self.cfg.tailscaled_socket().display()
+                    ))
+                    .arg("logout"),
+                (grace / 3).min(Duration::from_secs(2)),
+            );
+            match out {
+                Ok(o) if o.success => log_event!("tailscale", "logged out"),
+                Ok(o) => log_event!(
+                    "tailscale",
+                    "logout failed: {}",
+                    last_line(&o.stderr).unwrap_or_default()
+                ),
+                Err(e) => log_event!("tailscale", "logout failed: {e}"),
+            }
+            self.ts.state = TailscaleState::LoggedOut;
+            self.ts.ip = None;
+        }
+        if let Some(pid) = self.up.pid {
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+        // First the user-facing services, tailscaled last (it carries the sessions).
+        for s in self.services.iter_mut() {
+            match (s.spec.name, s.pid) {
+                (TAILSCALED, _) => {}
+                (_, Some(pid)) => {
+                    s.state = ServiceState::Stopping;
+                    let _ = kill(pid, Signal::SIGTERM);
+                }
+                (_, None) if s.enabled => s.state = ServiceState::Stopped,
+                _ => {}
+            }
+        }
+    }
+
+    fn alive(&self, tailscaled: bool) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.pid.is_some() && (s.spec.name == TAILSCALED) == tailscaled)
+    }
+
+    /// Advances the stop sequence; returns the exit code when everything is gone.
+    fn shutdown_step(&mut self) -> Option<i32> {
+        let now = Instant::now();
+        let sd = self.shutdown.as_mut()?;
+        if now >= sd.kill_at && !sd.killed {
+            sd.killed = true;
+            let mut any = false;
+            for s in self.services.iter() {
+                if let Some(pid) = s.pid {
+                    log_event!(s.spec.name, "did not stop within the grace period: SIGKILL");
+                    let _ = kill(pid, Signal::SIGKILL);
+                    any = true;
+                }
+            }
+            if let Some(pid) = self.up.pid {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            if self.is_pid1 {
+                // Everything else in the container (shells, Zed servers, orphans).
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+            // Collect the killed children (bounded: SIGKILL cannot be ignored).
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while (self.alive(true) || self.alive(false)) && Instant::now() < deadline {
+                self.reap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.reap();
+            let sd_killed = any;
+            return Some(if sd_killed { exit::KILLED } else { exit::CLEAN });
+        }
+        let alive_user = self.alive(false);
+        let alive_ts = self.alive(true);
+        let sd = self.shutdown.as_mut()?;
+        if sd.stage == 1 && (!alive_user || now >= sd.stage_deadline) {
+            sd.stage = 2;
+            sd.stage_deadline = sd.kill_at;
+            for s in self
+                .services
+                .iter_mut()
+                .filter(|s| s.spec.name == TAILSCALED)
+            {
+                if let Some(pid) = s.pid {
+                    s.state = ServiceState::Stopping;
+                    let _ = kill(pid, Signal::SIGTERM);
+                }
+            }
+            return None;
+        }
+        if sd.stage == 2 && !alive_user && !alive_ts && self.up.pid.is_none() {
+            if self.is_pid1 && !self.no_children {
+                // Remaining processes (sessions, orphans): ask them once, then wait for them
+                // until the kill deadline.
+                sd.stage = 3;
+                let _ = kill(Pid::from_raw(-1), Signal::SIGTERM);
+                return None;
+            }
+            return Some(exit::CLEAN);
+        }
+        if sd.stage == 3 && self.no_children {
+            return Some(exit::CLEAN);
+        }
+        None
+    }
+
+    fn phase(&self) -> Phase {
+        if self.shutdown.is_some() {
+            return Phase::Stopping;
+        }
+        let crashed = self
+            .services
+            .iter()
+            .any(|s| s.enabled && s.state == ServiceState::Backoff);
+        if crashed || self.ts.state == TailscaleState::Error {
+            return Phase::Degraded;
+        }
+        match self.ts.state {
+            TailscaleState::WaitingForKey | TailscaleState::LoggedOut => Phase::WaitingForKey,
+            TailscaleState::Starting | TailscaleState::Error => Phase::Starting,
+            TailscaleState::Running => {
+                let all_up = self
+                    .services
+                    .iter()
+                    .all(|s| !s.enabled || s.state == ServiceState::Running);
+                if all_up && self.ts.ip.is_some() {
+                    Phase::Ready
+                } else {
+                    Phase::Starting
+                }
+            }
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let phase = self.phase();
+        Status {
+            phase,
+            ready: phase == Phase::Ready,
+            hostname: self.cfg.hostname.clone(),
+            owner: self.cfg.owner.clone(),
+            services: self
+                .services
+                .iter()
+                .map(|s| ServiceStatus {
+                    name: s.spec.name.to_string(),
+                    state: s.state,
+                    restarts: s.starts.saturating_sub(1),
+                    pid: s.pid.map(|p| p.as_raw()),
+                    last_error: s.last_error.clone(),
+                })
+                .collect(),
+            tailscale: self.ts.clone(),
+            syncthing: SyncthingStatus {
+                enabled: self.cfg.syncthing,
+                device_id: self.device_id.clone(),
+            },
+            zed: Some(self.zed.clone()),
+            last_activity: self.activity.as_ref().map(|a| a.at.to_string()),
+            last_activity_source: self.activity.as_ref().map(|a| a.source.clone()),
+            orphans_reaped: self.orphans_reaped,
+            updated_at: crate::logging::now_rfc3339(),
+            started_at: self.started_at.clone(),
+        }
+    }
+
+    /// Writes the status file when it changed (or every few seconds, to show liveness).
+    fn write_status(&mut self, force: bool) {
+        let mut st = self.status();
+        let updated = std::mem::take(&mut st.updated_at);
+        let Ok(key) = serde_json::to_string(&st) else {
+            return;
+        };
+        let stale = self
+            .last_write
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(5));
+        if !force && !stale && key == self.last_written {
+            return;
+        }
+        st.updated_at = updated;
+        if let Ok(text) = serde_json::to_string_pretty(&st) {
+            if let Err(e) = write_atomic(&self.cfg.status_file(), text.as_bytes(), 0o644) {
+                log_event!("entrypoint", "cannot write status: {e}");
+            }
+        }
+        self.last_written = key;
+        self.last_write = Some(Instant::now());
+    }
+}

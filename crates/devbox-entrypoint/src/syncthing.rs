@@ -1,0 +1,177 @@
+//! Syncthing inside the dev container: first-start configuration on the home volume (so the
+//! identity survives restarts and re-creation with the same volume), the command line, and
+//! reading the device ID.
+//!
+//! The first start writes a minimal `config.xml`; Syncthing fills in the rest (its key pair,
+//! its own device entry in the folder) and owns the file from then on, so pairing done by the
+//! user is kept. Public discovery, relays, NAT traversal and usage reporting are off: a peer
+//! pairs over the tailnet by address.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::config::Config;
+
+pub const FOLDER_ID: &str = "devbox-sync";
+
+/// The first-start configuration.
+pub fn initial_config(cfg: &Config, api_key: &str) -> String {
+    let folder = xml_escape(&cfg.sync_folder.to_string_lossy());
+    let gui = xml_escape(&cfg.syncthing_gui);
+    let listen = xml_escape(&cfg.syncthing_listen);
+    format!(
+        r#"<configuration version="37">
+    <folder id="{FOLDER_ID}" label="sync" path="{folder}" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
+        <filesystemType>basic</filesystemType>
+        <minDiskFree unit="%">1</minDiskFree>
+        <maxConflicts>-1</maxConflicts>
+        <markerName>.stfolder</markerName>
+    </folder>
+    <gui enabled="true" tls="false" debugging="false">
+        <address>{gui}</address>
+        <apikey>{api_key}</apikey>
+        <theme>default</theme>
+    </gui>
+    <options>
+        <listenAddress>{listen}</listenAddress>
+        <globalAnnounceEnabled>false</globalAnnounceEnabled>
+        <localAnnounceEnabled>false</localAnnounceEnabled>
+        <relaysEnabled>false</relaysEnabled>
+        <natEnabled>false</natEnabled>
+        <startBrowser>false</startBrowser>
+        <urAccepted>-1</urAccepted>
+        <autoUpgradeIntervalH>0</autoUpgradeIntervalH>
+        <crashReportingEnabled>false</crashReportingEnabled>
+        <setLowPriority>true</setLowPriority>
+    </options>
+</configuration>
+"#
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A fresh API key (hex of 16 random bytes).
+pub fn new_api_key() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The `<apikey>` of a config.xml.
+pub fn api_key_from_config(xml: &str) -> Option<String> {
+    let start = xml.find("<apikey>")? + "<apikey>".len();
+    let end = start + xml[start..].find("</apikey>")?;
+    let key = xml[start..end].trim();
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// Writes the initial config unless one exists (then Syncthing's own file is kept as is).
+pub fn ensure_config(cfg: &Config, uid: u32, gid: u32) -> std::io::Result<()> {
+    for dir in [&cfg.syncthing_home, &cfg.sync_folder] {
+        std::fs::create_dir_all(dir)?;
+        chown(dir, uid, gid)?;
+    }
+    let path = cfg.syncthing_home.join("config.xml");
+    match std::fs::read_to_string(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = new_api_key()?;
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            f.write_all(initial_config(cfg, &key).as_bytes())?;
+            chown(&path, uid, gid)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(std::io::Error::from)
+}
+
+/// The `syncthing` command line (run as the dev user).
+pub fn args(cfg: &Config) -> Vec<String> {
+    vec![
+        "serve".into(),
+        format!("--home={}", cfg.syncthing_home.display()),
+        "--no-browser".into(),
+        "--no-restart".into(),
+        "--no-upgrade".into(),
+        "--no-default-folder".into(),
+        format!("--gui-address=http://{}", cfg.syncthing_gui),
+    ]
+}
+
+/// The API key Syncthing uses now (read from its config on the volume).
+pub fn current_api_key(cfg: &Config) -> Option<String> {
+    api_key_from_config(&std::fs::read_to_string(cfg.syncthing_home.join("config.xml")).ok()?)
+}
+
+/// Newest `lastFile.at` over all folders of `/rest/stats/folder` (a file synced from a peer).
+pub fn last_transfer(stats_json: &str) -> Option<jiff::Timestamp> {
+    let v: serde_json::Value = serde_json::from_str(stats_json).ok()?;
+    v.as_object()?
+        .values()
+        .filter_map(|f| f.get("lastFile")?.get("at")?.as_str()?.parse().ok())
+        .filter(|t: &jiff::Timestamp| t.as_second() > 0)
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_config_turns_off_public_discovery_and_relays() {
+        let cfg = crate::config::Config::from_lookup(|k| match k {
+            "DEVBOX_HOSTNAME" => Some("a-b".into()),
+            "DEVBOX_OWNER" => Some("alice".into()),
+            _ => None,
+        })
+        .unwrap();
+        let xml = initial_config(&cfg, "k3y");
+        for needle in [
+            "<globalAnnounceEnabled>false</globalAnnounceEnabled>",
+            "<localAnnounceEnabled>false</localAnnounceEnabled>",
+            "<relaysEnabled>false</relaysEnabled>",
+            "<listenAddress>tcp://0.0.0.0:22000</listenAddress>",
+            "<address>127.0.0.1:8384</address>",
+            "path=\"/home/dev/sync\"",
+            "<maxConflicts>-1</maxConflicts>",
+        ] {
+            assert!(xml.contains(needle), "{needle}");
+        }
+        assert_eq!(api_key_from_config(&xml).as_deref(), Some("k3y"));
+        assert_eq!(api_key_from_config("<gui></gui>"), None);
+        assert_eq!(new_api_key().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn last_transfer_takes_the_newest_folder_file() {
+        let json = r#"{"a":{"lastFile":{"at":"2026-01-02T03:04:05Z","filename":"x"}},
+                       "b":{"lastFile":{"at":"1970-01-01T00:00:00Z","filename":""}},
+                       "c":{"lastScan":"2026-01-01T00:00:00Z"}}"#;
+        assert_eq!(
+            last_transfer(json).unwrap().to_string(),
+            "2026-01-02T03:04:05Z"
+        );
+        assert!(last_transfer("{}").is_none());
+        assert!(last_transfer("garbage").is_none());
+    }
+}
