@@ -198,6 +198,14 @@ builtins.all (x: x) [
     networking.firewall.enable = false;
     wsl.enable = true;
   } == [ ]) "under WSL the firewall cannot be enforced and is not asserted")
+  (check (refusedWith {
+    wsl.enable = true;
+    wsl.defaultUser = "nixos";
+  } "uid 1000") "under WSL the default user must not collide with users.nix's uid 1000")
+  (check (failing {
+    wsl.enable = true;
+    wsl.defaultUser = "alice";
+  } == [ ]) "under WSL the users.nix user with uid 1000 may be the default user")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "${builtins.storeDir}/abc-token"; } "Nix store") "a token file in the store must be refused")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = null; } "must be set") "the token file is required")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "secrets/token"; } "absolute") "the token path must be absolute")

@@ -26,7 +26,16 @@ let
 in
 rec {
   inherit recursiveUpdate;
-  inherit (builtins) elem mapAttrs attrValues all filter concatStringsSep listToAttrs;
+  inherit (builtins)
+    all
+    attrNames
+    attrValues
+    concatStringsSep
+    elem
+    filter
+    listToAttrs
+    mapAttrs
+    ;
 
   mkIf = condition: content: {
     _type = "if";

@@ -6,9 +6,10 @@
 {
   wsl = {
     enable = true;
-    # The Windows-side login user of the distribution; the team's users come from users.nix
-    # and log in over SSH like on any orchestrator.
-    defaultUser = "nixos";
+    # The user `wsl -d NixOS` logs in as. NixOS-WSL gives it uid 1000, so it must be the
+    # users.nix user with uid 1000 (an admin here) or a name whose uid 1000 is free; the
+    # orchestrator asserts this. Everyone else logs in over SSH as on any orchestrator.
+    defaultUser = "alice";
     wslConf.network.hostname = "devbox-wsl";
   };
 

@@ -48,6 +48,9 @@ let
   users = exported.users;
   isStorePath = p: lib.hasPrefix "${builtins.storeDir}/" (toString p);
   isWsl = config.wsl.enable or false;
+  # NixOS-WSL gives wsl.defaultUser uid 1000 (modules/wsl-distro.nix).
+  wslDefaultUser = config.wsl.defaultUser or null;
+  uid1000Owners = lib.attrNames (lib.filterAttrs (_: u: u.uid == 1000) users);
 in
 {
   imports = [ ./profile.nix ];
@@ -168,6 +171,11 @@ in
       {
         assertion = config.networking.firewall.enable || isWsl;
         message = "The devbox orchestrator keeps the firewall on (networking.firewall.enable).";
+      }
+      {
+        assertion =
+          !isWsl || wslDefaultUser == null || users ? ${wslDefaultUser} || uid1000Owners == [ ];
+        message = "Under WSL, NixOS-WSL gives wsl.defaultUser (\"${toString wslDefaultUser}\") uid 1000, which users.nix gives to ${lib.concatStringsSep ", " uid1000Owners}: set wsl.defaultUser to that user.";
       }
       # Podman's API socket is root-equivalent: only devboxd may use it.
       {
