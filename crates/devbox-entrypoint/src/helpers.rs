@@ -14,9 +14,26 @@ pub struct HelperOutput {
     pub stderr: String,
 }
 
+/// Makes the child start with an empty signal mask: PID 1 blocks the signals it reads from
+/// its signalfd, and a blocked mask is inherited across exec (a service would then never see
+/// SIGTERM).
+#[allow(unsafe_code)]
+pub fn unblock_signals_in_child(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls pthread_sigmask, which is
+    // async-signal-safe; it allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::SigSet::all()
+                .thread_unblock()
+                .map_err(std::io::Error::from)
+        })
+    }
+}
+
 /// Runs `cmd` to completion or kills it after `timeout`.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<HelperOutput> {
-    let mut child = cmd
+    let mut child = unblock_signals_in_child(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -373,6 +373,7 @@ impl Supervisor {
     fn start(&mut self, i: usize) {
         let s = &mut self.services[i];
         let mut cmd = Command::new(&s.spec.program);
+        crate::helpers::unblock_signals_in_child(&mut cmd);
         cmd.args(&s.spec.args)
             .envs(s.spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -636,7 +637,7 @@ impl Supervisor {
         if self.up.force_reauth {
             args.push("--force-reauth".into());
         }
-        match Command::new("tailscale")
+        match crate::helpers::unblock_signals_in_child(&mut Command::new("tailscale"))
             .args(&args)
             .stdin(Stdio::null())
             .stdout(log)

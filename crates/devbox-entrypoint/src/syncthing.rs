@@ -21,7 +21,7 @@ pub fn initial_config(cfg: &Config, api_key: &str) -> String {
     let gui = xml_escape(&cfg.syncthing_gui);
     let listen = xml_escape(&cfg.syncthing_listen);
     format!(
-        r#"<configuration version="37">
+        r#"<configuration version="36">
     <folder id="{FOLDER_ID}" label="sync" path="{folder}" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
         <filesystemType>basic</filesystemType>
         <minDiskFree unit="%">1</minDiskFree>

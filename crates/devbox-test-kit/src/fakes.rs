@@ -27,8 +27,12 @@ pub fn record_argv(tool: &str) {
         uid: nix::unistd::getuid().as_raw(),
     };
     let path = std::path::Path::new(&path);
+    // Fakes run as root and as the dev user: the log must stay writable for both.
+    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        if !dir.exists() && std::fs::create_dir_all(dir).is_ok() {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777));
+        }
     }
     if let (Ok(mut f), Ok(line)) = (
         std::fs::OpenOptions::new()
@@ -37,6 +41,7 @@ pub fn record_argv(tool: &str) {
             .open(path),
         serde_json::to_string(&inv),
     ) {
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
         let _ = writeln!(f, "{line}");
     }
 }

@@ -91,7 +91,9 @@ fn main() -> ExitCode {
         return fail("accepts 1 arg(s), received 0");
     };
     if token.is_empty() {
-        return fail("You are not currently signed in. Please run `op signin --help` for instructions");
+        return fail(
+            "You are not currently signed in. Please run `op signin --help` for instructions",
+        );
     }
     let store: serde_json::Value = match std::env::var("FAKE_OP_STORE") {
         Ok(path) => match std::fs::read_to_string(&path)
