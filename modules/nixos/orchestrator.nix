@@ -370,6 +370,8 @@ in
           "AF_UNIX"
           "AF_INET"
           "AF_INET6"
+          # Go programs (op) may list interfaces over netlink.
+          "AF_NETLINK"
         ];
         SystemCallArchitectures = "native";
         # Not "~@privileged": that set holds chown(2), which devboxd needs to give its socket to
