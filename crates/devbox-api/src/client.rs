@@ -23,7 +23,7 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Api(#[from] ApiError),
     #[error("the daemon's answer was not understood ({0}); are devbox-ctl and devboxd the same version?")]
     Protocol(String),
