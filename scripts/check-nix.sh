@@ -36,6 +36,28 @@ while IFS= read -r -d '' f; do
 done < <(git ls-files -z '*.nix' ':!:crates/*/tests/**')
 echo "checked $paths_checked path references in .nix files"
 
+# The VM tests cannot run here, but their Python test scripts can be compiled.
+if command -v python3 >/dev/null 2>&1; then
+  scripts=$(nix-instantiate --eval --strict --json checks/support/vm-test-scripts.nix 2>&1) || {
+    echo "VM TEST SCRIPTS DID NOT RENDER:"; echo "$scripts"; fail=1; scripts="{}"
+  }
+  if ! out=$(printf '%s' "$scripts" | python3 -c '
+import json, sys
+failed = False
+for name, text in sorted(json.load(sys.stdin).items()):
+    try:
+        compile(text, "checks/vm/" + name + ".nix (testScript)", "exec")
+        print("VM test script compiles: " + name)
+    except SyntaxError as e:
+        print("VM TEST SCRIPT SYNTAX ERROR: %s: %s" % (name, e))
+        failed = True
+sys.exit(1 if failed else 0)
+' 2>&1); then fail=1; fi
+  echo "$out"
+else
+  echo "python3 not found: VM test scripts not compiled"
+fi
+
 passed=0
 failed=0
 shopt -s nullglob

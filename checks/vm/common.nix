@@ -152,39 +152,59 @@ in
     OP_TOKEN_CANARY = "${opTokenCanary}"
 
     def api(machine, user, method, path, body=None):
-        """Call devboxd's HTTP API as a Unix user; returns (curl exit code, last JSON value)."""
+        """Call devboxd's HTTP API as a Unix user.
+
+        Returns (curl exit code, HTTP status, last JSON value of the body). Long operations
+        answer with one JSON event per line; the last one is `done` or `error`.
+        """
         cmd = (
             "curl -sS --no-buffer --unix-socket /run/devbox/devbox.sock "
-            f"-X {method} -H 'content-type: application/json' "
+            f"-X {method} -H 'content-type: application/json' -w '\\n%{{http_code}}' "
         )
         if body is not None:
             cmd += "--data " + shlex.quote(json.dumps(body)) + " "
         cmd += shlex.quote(f"http://devbox{path}")
         rc, out = machine.execute(f"runuser -u {user} -- {cmd}")
         lines = [line for line in out.splitlines() if line.strip()]
+        status = 0
+        if lines and lines[-1].strip().isdigit():
+            status = int(lines.pop().strip())
         value = None
         if lines:
             try:
                 value = json.loads(lines[-1])
             except json.JSONDecodeError:
                 value = {"unparsed": out}
-        return rc, value
+        return rc, status, value
 
     def operation_ok(machine, user, method, path, body=None):
-        """A long operation that must end with a `done` event."""
-        rc, value = api(machine, user, method, path, body)
-        assert rc == 0 and value is not None and value.get("event") == "done", (
-            f"{user}: {method} {path} did not succeed: rc={rc} {value}"
-        )
-        return value["result"]
+        """An operation that must succeed (HTTP 200 and, if streamed, a final `done` event)."""
+        rc, status, value = api(machine, user, method, path, body)
+        ok = rc == 0 and status == 200 and not (isinstance(value, dict) and value.get("event") == "error")
+        assert ok, f"{user}: {method} {path} did not succeed: rc={rc} status={status} {value}"
+        if isinstance(value, dict) and value.get("event") == "done":
+            return value.get("result")
+        return value
 
     def operation_refused(machine, user, method, path, codes, body=None):
         """An operation devboxd must refuse with one of `codes`."""
-        rc, value = api(machine, user, method, path, body)
+        rc, status, value = api(machine, user, method, path, body)
         code = None
-        if value is not None:
+        if isinstance(value, dict):
             code = value.get("code") or (value.get("error") or {}).get("code")
-        assert code in codes, f"{user}: {method} {path} expected one of {codes}, got rc={rc} {value}"
+        assert code in codes, (
+            f"{user}: {method} {path} expected one of {codes}, got rc={rc} status={status} {value}"
+        )
+
+    def get_ok(machine, user, path):
+        rc, status, value = api(machine, user, "GET", path)
+        assert rc == 0 and status == 200, f"{user}: GET {path}: rc={rc} status={status} {value}"
+        return value
+
+    def listed_names(value):
+        """Container names of a list answer (a list, or an object holding one)."""
+        items = value if isinstance(value, list) else (value or {}).get("containers", [])
+        return [c["name"] for c in items]
 
     def container_running(machine, name):
         return machine.succeed(

@@ -78,12 +78,12 @@ pkgs.testers.runNixOSTest {
           devbox.wait_for_unit("devboxd.service")
           devbox.wait_for_file("/run/devbox/devbox.sock")
           assert devbox.succeed("stat -c '%a %G' /run/devbox/devbox.sock").strip() == "660 devbox"
-          rc, who = api(devbox, "bob", "GET", "/v1/whoami")
-          assert rc == 0 and who["user"] == "bob" and who["uid"] == 1001 and not who["isAdmin"], who
-          rc, who = api(devbox, "alice", "GET", "/v1/whoami")
-          assert rc == 0 and who["isAdmin"], who
-          rc, _ = api(devbox, "mallory", "GET", "/v1/whoami")
-          assert rc != 0, "a user outside users.nix reached devboxd's socket"
+          who = get_ok(devbox, "bob", "/v1/whoami")
+          assert who["user"] == "bob" and who["uid"] == 1001 and not who["isAdmin"], who
+          who = get_ok(devbox, "alice", "/v1/whoami")
+          assert who["isAdmin"], who
+          rc, status, _ = api(devbox, "mallory", "GET", "/v1/whoami")
+          assert rc != 0 and status == 0, "a user outside users.nix reached devboxd's socket"
           devbox.succeed("runuser -u alice -- devbox-ctl --help")
 
       with subtest("Podman's API socket is not open to users"):

@@ -1,0 +1,28 @@
+# The Python test scripts of checks/vm/*.nix, rendered without nixpkgs (runNixOSTest and the
+# packages are stand-ins), so scripts/check-nix.sh can at least compile them with python3 on
+# machines that cannot run the VM tests.
+let
+  pkgs = {
+    lib = import ./stub-lib.nix;
+    path = toString ./stub-nixpkgs;
+    testers.runNixOSTest = args: args;
+    writeShellApplication = args: { outPath = "/stub/${args.name}"; };
+    writeText = name: _text: "/stub/${name}";
+  };
+  self = { };
+  nodes.devbox.services.devbox.orchestrator.image = {
+    imageName = "devbox-devcontainer";
+    imageTag = "0123abcd";
+  };
+  render =
+    file:
+    let
+      test = import file { inherit pkgs self; };
+    in
+    if builtins.isFunction test.testScript then test.testScript { inherit nodes; } else test.testScript;
+in
+{
+  orchestrator-boot = render ../vm/orchestrator-boot.nix;
+  container-lifecycle = render ../vm/container-lifecycle.nix;
+  reboot-restores = render ../vm/reboot-restores.nix;
+}
