@@ -61,9 +61,15 @@ fn map_err(e: bollard::errors::Error) -> EngineError {
         B::SocketNotFoundError(p) => EngineError::Unavailable(format!(
             "Podman's API socket {p} does not exist; start it (`systemctl enable --now podman.socket`)"
         )),
-        B::HyperResponseError { .. } | B::IOError { .. } | B::RequestTimeoutError => {
-            EngineError::Unavailable(format!("{e}; is Podman's API service running?"))
-        }
+        B::HyperResponseError { .. }
+        | B::HyperLegacyError { .. }
+        | B::IOError { .. }
+        | B::RequestTimeoutError => EngineError::Unavailable(format!(
+            "cannot talk to Podman's API socket: {}",
+            std::error::Error::source(&e)
+                .map(|s| format!("{e}: {s}"))
+                .unwrap_or_else(|| e.to_string())
+        )),
         other => EngineError::Failed(other.to_string()),
     }
 }

@@ -38,10 +38,19 @@ impl PodmanService {
     }
 }
 
+impl PodmanService {
+    /// A stand-in for a stopped service: nothing listens on its socket path.
+    pub fn dead(dir: &Path) -> Self {
+        let child = Command::new("true").spawn().unwrap();
+        Self { child, socket: dir.join("podman.sock") }
+    }
+}
+
 impl Drop for PodmanService {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
