@@ -47,8 +47,9 @@
         pkgs:
         let
           craneLib = crane.mkLib pkgs;
-          # Cargo sources plus the non-Rust files the build and tests read (the committed JSON
-          # Schema, test data under crates/*/tests/): the whole crates/ tree.
+          # Cargo sources plus the non-Rust files the build and tests read: the whole crates/
+          # tree (the committed JSON Schema, test data under crates/*/tests/), and the users.nix
+          # export with its example, which the devbox-schema tests evaluate with nix-instantiate.
           src = lib.fileset.toSource {
             root = ./.;
             fileset = lib.fileset.unions [
@@ -56,6 +57,8 @@
               ./Cargo.lock
               ./clippy.toml
               ./crates
+              ./lib
+              ./examples/users.nix
             ];
           };
           commonArgs = {
@@ -122,6 +125,13 @@
                   cargoWithProfile build --workspace --bins --locked
                 '';
                 cargoNextestExtraArgs = "--workspace --no-tests=warn";
+                # The users.nix export tests run `nix-instantiate --eval`; the sandbox's store is
+                # read-only, so Nix gets a private chroot store (nothing is built or added).
+                nativeBuildInputs = [ pkgs.nix ];
+                preCheck = ''
+                  export HOME=$TMPDIR
+                  export NIX_REMOTE="local?root=$TMPDIR/nix-root"
+                '';
               }
             );
           };
