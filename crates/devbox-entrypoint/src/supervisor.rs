@@ -216,6 +216,9 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
     let mut st_env = user_env;
     st_env.push(("STNOUPGRADE".into(), "1".into()));
     st_env.push(("STNODEFAULTFOLDER".into(), "1".into()));
+    // One process instead of Syncthing's monitor + child: PID 1 is the monitor, and a
+    // signal reaches the process that has to exit.
+    st_env.push(("STMONITORED".into(), "1".into()));
     let syncthing = ServiceSpec {
         name: SYNCTHING,
         program: "syncthing".into(),

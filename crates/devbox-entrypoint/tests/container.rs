@@ -304,3 +304,42 @@ fn invalid_environment_exits_2_listing_every_problem() {
     assert!(err.contains("DEVBOX_OWNER is not set"), "{err}");
     assert!(err.contains("DEVBOX_SYNCTHING=\"perhaps\""), "{err}");
 }
+
+#[test]
+fn user_sessions_are_activity_and_background_cpu_is_not() {
+    if skip_host_tests("user_sessions_are_activity_and_background_cpu_is_not") {
+        return;
+    }
+    let b = DevBox::start("ep-activity", &[]);
+    b.wait_for("code-server up", |s| running(s, "code-server"));
+    // Background CPU for several probe intervals (300 ms): no activity.
+    b.exec("(timeout 3 sh -c 'while :; do :; done' >/dev/null 2>&1 &)");
+    let t0 = Instant::now();
+    poll_until(Duration::from_secs(10), "several probe intervals", || {
+        let st = b.status()?;
+        assert_eq!(
+            st.last_activity, None,
+            "busy loop counted as activity: {st:#?}"
+        );
+        (t0.elapsed() > Duration::from_millis(1500)).then_some(())
+    })
+    .unwrap();
+    // A Tailscale SSH session (tailscaled's `be-child ssh` process) is activity.
+    b.exec("(tailscaled be-child ssh --fake-session-secs 30 >/dev/null 2>&1 &)");
+    let st = b.wait_for("ssh session seen", |s| {
+        s.last_activity_source.as_deref() == Some("ssh-session")
+    });
+    let first = st.last_activity.clone().unwrap();
+    b.exec("kill $(ps -o pid,args | awk '/be-child ssh/ && !/awk/ {print $1}')");
+    // A connected Zed client (the provisioned server's `proxy`) is activity.
+    b.exec(
+        "(sleep 30 | /home/dev/.zed_server/zed-remote-server-stable-0.170.4 proxy --identifier t >/dev/null 2>&1 &)",
+    );
+    let st = b.wait_for("zed session seen", |s| {
+        s.last_activity_source.as_deref() == Some("zed")
+    });
+    assert!(st.last_activity.unwrap() > first);
+    // Persisted on the volume.
+    let saved = b.exec("cat /home/dev/.local/state/devbox/last-activity.json");
+    assert!(saved.contains("\"source\":\"zed\""), "{saved}");
+}

@@ -1,6 +1,6 @@
 //! Helpers for the entrypoint's container tests: one testbed container per test, unique
 //! names, cleaned up on drop.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::time::Duration;

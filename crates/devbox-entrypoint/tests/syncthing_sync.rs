@@ -1,0 +1,339 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Real Syncthing on both sides: a Syncthing instance on the host pairs with the one inside the
+//! dev container over the Podman network (no discovery, no relays: explicit addresses), files
+//! written on either side appear on the other, and conflicting edits end as Syncthing conflict
+//! copies with nothing lost.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::DevBox;
+use devbox_entrypoint::config::Config;
+use devbox_test_kit::podman::{podman, podman_output};
+use devbox_test_kit::{poll_until, skip_host_tests};
+
+const BOX_HOME: &str = "/home/dev/.config/syncthing";
+const SYNC_WAIT: Duration = Duration::from_secs(45);
+
+struct HostPeer {
+    home: PathBuf,
+    folder: PathBuf,
+    child: Child,
+    id: String,
+}
+
+impl Drop for HostPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.home.parent().unwrap_or(&self.home));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl HostPeer {
+    /// A host Syncthing with the same settings the entrypoint writes (discovery and relays
+    /// off), on free ports.
+    fn start(tag: &str) -> HostPeer {
+        let base = std::env::temp_dir().join(format!("{tag}-peer"));
+        let home = base.join("st");
+        let folder = base.join("sync");
+        std::fs::create_dir_all(&folder).unwrap();
+        let gui = format!("127.0.0.1:{}", free_port());
+        let listen = format!("tcp://0.0.0.0:{}", free_port());
+        let cfg = Config::from_lookup(|k| match k {
+            "DEVBOX_HOSTNAME" => Some("host-peer".into()),
+            "DEVBOX_OWNER" => Some("alice".into()),
+            "DEVBOX_SYNCTHING_HOME" => Some(home.to_string_lossy().into_owned()),
+            "DEVBOX_SYNC_FOLDER" => Some(folder.to_string_lossy().into_owned()),
+            "DEVBOX_SYNCTHING_GUI_ADDRESS" => Some(gui.clone()),
+            "DEVBOX_SYNCTHING_LISTEN" => Some(listen.clone()),
+            _ => None,
+        })
+        .unwrap();
+        run(Command::new("syncthing")
+            .args(["generate", "--no-default-folder"])
+            .arg(format!("--home={}", home.display())));
+        let key = devbox_entrypoint::syncthing::new_api_key().unwrap();
+        std::fs::write(
+            home.join("config.xml"),
+            devbox_entrypoint::syncthing::initial_config(&cfg, &key),
+        )
+        .unwrap();
+        let id = run(Command::new("syncthing")
+            .args(["serve", "--device-id"])
+            .arg(format!("--home={}", home.display())));
+        let child = Command::new("syncthing")
+            .args(["serve", "--no-browser", "--no-restart", "--no-upgrade"])
+            .arg(format!("--home={}", home.display()))
+            .env("STMONITORED", "1")
+            .env("STNOUPGRADE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let peer = HostPeer {
+            home,
+            folder,
+            child,
+            id,
+        };
+        poll_until(Duration::from_secs(20), "host syncthing API", || {
+            peer.cli(&["show", "system"]).ok()
+        })
+        .unwrap();
+        peer
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("syncthing")
+            .arg("cli")
+            .arg(format!("--home={}", self.home.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+fn box_cli(b: &DevBox, args: &[&str]) -> String {
+    let home = format!("--home={BOX_HOME}");
+    let mut a = vec!["exec", "-u", "dev", &b.name, "syncthing", "cli", &home];
+    a.extend_from_slice(args);
+    podman(&a).unwrap()
+}
+
+fn box_read(b: &DevBox, file: &str) -> Option<String> {
+    let out = podman_output(&["exec", &b.name, "cat", &format!("/home/dev/sync/{file}")]).ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every file's content in a folder listing (skipping Syncthing's own `.st*` entries).
+fn host_contents(dir: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with(".st"))
+                .filter_map(|e| {
+                    Some((
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(e.path()).ok()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn box_contents(b: &DevBox) -> Vec<(String, String)> {
+    let listing = podman(&[
+        "exec", &b.name, "sh", "-c",
+        "cd /home/dev/sync && for f in *; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(cat \"$f\")\"; done; true",
+    ])
+    .unwrap_or_default();
+    let mut v: Vec<(String, String)> = listing
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions() {
+    if skip_host_tests("files_sync_both_ways_over_the_podman_network") {
+        return;
+    }
+    let b = DevBox::start("ep-sync", &["-e", "DEVBOX_SYNCTHING=true"]);
+    let peer = HostPeer::start(&b.name);
+    let st = b.wait_for("box syncthing identity", |s| {
+        s.syncthing.device_id.is_some()
+    });
+    let box_id = st.syncthing.device_id.unwrap();
+    let ip = podman(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        &b.name,
+    ])
+    .unwrap();
+    assert!(!ip.is_empty(), "container has no IP on the Podman network");
+    // The box's sync port is not published on the host.
+    let ports = podman(&["port", &b.name]).unwrap_or_default();
+    assert!(ports.is_empty(), "published ports: {ports}");
+
+    // Pair: each side knows the other; the host dials the box at its explicit address.
+    box_cli(
+        &b,
+        &[
+            "config",
+            "devices",
+            "add",
+            "--device-id",
+            &peer.id,
+            "--name",
+            "host",
+        ],
+    );
+    box_cli(
+        &b,
+        &[
+            "config",
+            "folders",
+            "devbox-sync",
+            "devices",
+            "add",
+            "--device-id",
+            &peer.id,
+        ],
+    );
+    let addr = format!("tcp://{ip}:22000");
+    // (`devices add --addresses` of Syncthing 1.19's cli crashes; add-json is the same call.)
+    let device = serde_json::json!({"deviceID": box_id, "name": "box", "addresses": [addr]});
+    peer.cli(&["config", "devices", "add-json", &device.to_string()])
+        .unwrap();
+    peer.cli(&[
+        "config",
+        "folders",
+        "devbox-sync",
+        "devices",
+        "add",
+        "--device-id",
+        &box_id,
+    ])
+    .unwrap();
+    let connected = |p: &HostPeer| {
+        p.cli(&["show", "connections"]).ok().and_then(|c| {
+            let v: serde_json::Value = serde_json::from_str(&c).ok()?;
+            v["connections"][&box_id]["connected"]
+                .as_bool()?
+                .then_some(())
+        })
+    };
+    poll_until(SYNC_WAIT, "host and box connected", || connected(&peer)).unwrap();
+
+    // Host -> box.
+    let t = Instant::now();
+    std::fs::write(peer.folder.join("from-host.txt"), "written on the host\n").unwrap();
+    poll_until(SYNC_WAIT, "host file on the box", || {
+        box_read(&b, "from-host.txt").filter(|c| c == "written on the host\n")
+    })
+    .unwrap();
+    println!("host -> box: {:?}", t.elapsed());
+    // A file received from a peer is user activity (a Syncthing transfer).
+    b.wait_for("syncthing transfer recorded as activity", |s| {
+        s.last_activity_source.as_deref() == Some("syncthing")
+    });
+    // Box -> host.
+    let t = Instant::now();
+    podman(&[
+        "exec",
+        "-u",
+        "dev",
+        &b.name,
+        "sh",
+        "-c",
+        "echo 'written in the box' > /home/dev/sync/from-box.txt",
+    ])
+    .unwrap();
+    poll_until(SYNC_WAIT, "box file on the host", || {
+        std::fs::read_to_string(peer.folder.join("from-box.txt"))
+            .ok()
+            .filter(|c| c == "written in the box\n")
+    })
+    .unwrap();
+    println!("box -> host: {:?}", t.elapsed());
+
+    // Conflict: both sides edit the same file while the host's folder is paused.
+    std::fs::write(peer.folder.join("shared.txt"), "v0\n").unwrap();
+    poll_until(SYNC_WAIT, "shared file on the box", || {
+        box_read(&b, "shared.txt").filter(|c| c == "v0\n")
+    })
+    .unwrap();
+    peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "true"])
+        .unwrap();
+    std::fs::write(peer.folder.join("shared.txt"), "host edit\n").unwrap();
+    podman(&[
+        "exec",
+        "-u",
+        "dev",
+        &b.name,
+        "sh",
+        "-c",
+        "echo 'box edit' > /home/dev/sync/shared.txt",
+    ])
+    .unwrap();
+    // Wait until the box has indexed its edit (REST /rest/db/file), then bring the host back.
+    let local_size = || -> Option<u64> {
+        let out = b.exec(
+            "key=$(sed -n 's:.*<apikey>\\(.*\\)</apikey>.*:\\1:p' /home/dev/.config/syncthing/config.xml); \
+             wget -qO- --header \"X-API-Key: $key\" \
+             'http://127.0.0.1:8384/rest/db/file?folder=devbox-sync&file=shared.txt'",
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+        v["local"]["size"].as_u64()
+    };
+    poll_until(SYNC_WAIT, "box indexed its edit", || {
+        (local_size() == Some("box edit\n".len() as u64)).then_some(())
+    })
+    .unwrap();
+    peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "false"])
+        .unwrap();
+    let t = Instant::now();
+    let both = |files: &[(String, String)]| {
+        let has = |text: &str| files.iter().any(|(_, c)| c == text);
+        let conflict_copy = files.iter().any(|(n, _)| n.contains(".sync-conflict-"));
+        has("host edit\n") && has("box edit\n") && conflict_copy
+    };
+    let mut last = (Vec::new(), Vec::new());
+    poll_until(SYNC_WAIT, "both edits kept on both sides", || {
+        let h = host_contents(&peer.folder);
+        let x = box_contents(&b);
+        let ok = both(&h)
+            && both(
+                &x.iter()
+                    .map(|(n, c)| (n.clone(), format!("{c}\n")))
+                    .collect::<Vec<_>>(),
+            );
+        last = (h, x);
+        ok.then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: host {:?} box {:?}", last.0, last.1));
+    println!(
+        "conflict resolved on both sides in {:?}: {:?}",
+        t.elapsed(),
+        host_contents(&peer.folder)
+    );
+}
