@@ -184,7 +184,12 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
         program: "tailscaled".into(),
         args: vec![
             "--tun=userspace-networking".into(),
-            "--state=mem:".into(),
+            // State in the tmpfs: a crashed daemon comes back as the same node, a restarted
+            // container starts afresh (and logs in with the key delivered again).
+            format!(
+                "--state={}",
+                cfg.tailscale_statedir.join("tailscaled.state").display()
+            ),
             format!("--statedir={}", cfg.tailscale_statedir.display()),
             format!("--socket={}", cfg.tailscaled_socket().display()),
         ],
@@ -422,7 +427,8 @@ impl Supervisor {
     }
 
     fn tailscale_reset_after_daemon_change(&mut self) {
-        // tailscaled keeps its state in memory: a new daemon is logged out.
+        // A new daemon: check the login again (`up` with the same flags is a no-op for a
+        // daemon that resumed its state, and logs in one that did not).
         if self.ts.state == TailscaleState::Running {
             self.ts.state = TailscaleState::Starting;
         }

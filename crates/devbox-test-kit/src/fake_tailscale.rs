@@ -289,6 +289,9 @@ pub struct NodeState {
     pub device: Option<Device>,
     /// The control plane this node is logged in to.
     pub control: Option<PathBuf>,
+    /// `--state=PATH` of the daemon (None for `--state=mem:`): kept in sync with this state.
+    #[serde(default)]
+    pub state_path: Option<PathBuf>,
 }
 
 /// Where the fake tailscaled keeps its node state: beside its socket.
@@ -304,12 +307,60 @@ pub fn read_node(socket: &Path) -> Option<NodeState> {
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
+/// Saves the node state beside the socket and, like the real daemon, in its `--state` file.
 pub fn write_node(socket: &Path, node: &NodeState) -> Result<()> {
-    let path = node_state_path(socket);
     let text = serde_json::to_string(node).map_err(|e| KitError::Other(e.to_string()))?;
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, text).map_err(|e| KitError::io(format!("write {}", tmp.display()), e))?;
-    fs::rename(&tmp, &path).map_err(|e| KitError::io(format!("rename {}", path.display()), e))
+    let mut paths = vec![node_state_path(socket)];
+    paths.extend(node.state_path.clone());
+    for path in paths {
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, &text).map_err(|e| KitError::io(format!("write {}", tmp.display()), e))?;
+        fs::rename(&tmp, &path)
+            .map_err(|e| KitError::io(format!("rename {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// What a daemon starting with `--state=STATE` knows: nothing for `mem:`, else the saved
+/// login, still valid if the control plane still has the device (it comes back online).
+pub fn resume_node(state: &str) -> NodeState {
+    let fresh = |state_path: Option<PathBuf>| NodeState {
+        backend_state: "NeedsLogin".into(),
+        device: None,
+        control: None,
+        state_path,
+    };
+    if state == "mem:" {
+        return fresh(None);
+    }
+    let path = PathBuf::from(state);
+    let saved: Option<NodeState> = fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let Some(NodeState {
+        device: Some(dev),
+        control: Some(control),
+        ..
+    }) = saved
+    else {
+        return fresh(Some(path));
+    };
+    let still_there = Control::at(&control)
+        .update(|s, _| {
+            let found = s.devices.iter().any(|d| d.id == dev.id);
+            s.set_online(&dev.id, true);
+            found
+        })
+        .unwrap_or(false);
+    if !still_there {
+        return fresh(Some(path));
+    }
+    NodeState {
+        backend_state: "Running".into(),
+        device: Some(dev),
+        control: Some(control),
+        state_path: Some(path),
+    }
 }
 
 /// `tailscale status --json` in the real program's shape (the fields people read).

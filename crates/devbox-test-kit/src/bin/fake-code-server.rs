@@ -5,6 +5,8 @@
 //! and serves `GET /healthz` as `{"status":"alive"|"expired","lastHeartbeat":MS}`. Like the
 //! real server, any other request is a client heartbeat; the status is "alive" while the last
 //! heartbeat is younger than 60 s and "expired" otherwise (0 = never).
+//! Env `FAKE_CODE_SERVER_IGNORE_SIGTERM=1` makes it deaf to SIGTERM (a hung server), so tests
+//! can prove the supervisor's SIGKILL after the grace period.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -69,6 +71,11 @@ fn main() -> ExitCode {
             eprintln!("error EACCES: {d}: {e}");
             return ExitCode::from(1);
         }
+    }
+    if std::env::var("FAKE_CODE_SERVER_IGNORE_SIGTERM").is_ok_and(|v| v == "1") {
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGTERM);
+        let _ = set.thread_block();
     }
     let listener = match TcpListener::bind(&bind) {
         Ok(l) => l,

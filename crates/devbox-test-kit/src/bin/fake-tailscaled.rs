@@ -1,7 +1,8 @@
 //! FAKE tailscaled (the real one cannot run here: no control plane, no internet).
 //!
 //! Observable behaviour kept from the real daemon: it listens on `--socket` (the CLI fails when
-//! it is not there), starts logged out with `--state=mem:`, refuses to start without
+//! it is not there), starts logged out with `--state=mem:` and resumes its login from a
+//! `--state=PATH` file (back online in the tailnet, no new node), refuses to start without
 //! `--tun=userspace-networking` when there is no /dev/net/tun, and on SIGTERM/SIGINT goes
 //! offline (its node lingers in the tailnet until it logs out, like a real ephemeral node).
 //! `tailscaled be-child ssh` models a Tailscale SSH session process (it lives for
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use devbox_test_kit::fake_tailscale::{self, Control, NodeState};
+use devbox_test_kit::fake_tailscale::{self, Control};
 use devbox_test_kit::fakes::record_argv;
 use nix::sys::signal::{SigSet, Signal};
 
@@ -86,12 +87,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // In-memory state: every start is logged out.
-    let node = NodeState {
-        backend_state: "NeedsLogin".into(),
-        device: None,
-        control: None,
-    };
+    // `mem:` starts logged out; a state file resumes the saved login.
+    let node = fake_tailscale::resume_node(&state);
     if let Err(e) = fake_tailscale::write_node(&socket, &node) {
         eprintln!("fake-tailscaled: {e}");
         return ExitCode::from(1);
@@ -112,7 +109,7 @@ fn main() -> ExitCode {
             let _ = Control::at(control).update(|s, _| s.set_online(&dev.id, false));
         }
     }
-    let _ = std::fs::remove_file(fake_tailscale::node_state_path(&socket));
+    let _ = std::fs::remove_file(fake_tailscale::node_state_path(&socket)); // the --state file stays
     let _ = std::fs::remove_file(&socket);
     ExitCode::SUCCESS
 }
