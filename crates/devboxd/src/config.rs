@@ -37,8 +37,8 @@ pub struct Config {
     /// Seconds to wait for a started container's entrypoint to report ready.
     #[serde(default = "defaults::ready_timeout_secs")]
     pub ready_timeout_secs: u64,
-    /// Podman user-namespace mode for containers ("auto" maps container root to an unprivileged
-    /// host range; empty disables it).
+    /// "auto": every container runs in its own user namespace (container root is an unprivileged
+    /// host id), with a stable id range per home volume; "": no user namespace.
     #[serde(default = "defaults::userns")]
     pub userns: String,
 }
@@ -92,9 +92,8 @@ impl Config {
         if self.ready_timeout_secs == 0 || self.ready_timeout_secs > 3600 {
             return Err("`readyTimeoutSecs` must be between 1 and 3600".into());
         }
-        if !(self.userns.is_empty() || self.userns == "auto" || self.userns.starts_with("auto:"))
-        {
-            return Err("`userns` must be \"auto\", \"auto:OPTIONS\" or \"\"".into());
+        if !(self.userns.is_empty() || self.userns == "auto") {
+            return Err("`userns` must be \"auto\" (own user namespace per container) or \"\" (none)".into());
         }
         Ok(())
     }

@@ -81,6 +81,11 @@ pub trait Engine: Send + Sync + 'static {
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Volumes carrying every one of `labels`: (name, labels).
+    fn list_volumes_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<(String, BTreeMap<String, String>)>, EngineError>> + Send;
 
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;

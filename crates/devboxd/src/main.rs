@@ -74,7 +74,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         image: config.image.clone(),
         instance: config.instance.clone(),
         ready_timeout: Duration::from_secs(config.ready_timeout_secs),
-        userns: (!config.userns.is_empty()).then(|| config.userns.clone()),
+        userns: config.userns == "auto",
     };
     let service = Service::new(
         Podman::new(&config.podman_socket),

@@ -7,7 +7,8 @@ use std::time::Duration;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions,
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListVolumesOptions,
+    LogsOptions,
     RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
@@ -133,6 +134,27 @@ impl Engine for Podman {
             .map_err(map_err)
     }
 
+    async fn list_volumes_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>, EngineError> {
+        let opts = ListVolumesOptions {
+            filters: Some(label_filter(labels)),
+        };
+        let list = self
+            .docker()?
+            .list_volumes(Some(opts))
+            .await
+            .map_err(map_err)?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.name, v.labels.into_iter().collect::<BTreeMap<_, _>>()))
+            .filter(|(_, l)| labels.iter().all(|(k, v)| l.get(k) == Some(v)))
+            .collect())
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
         let host_config = HostConfig {
             nano_cpus: Some(spec.nano_cpus),
@@ -195,15 +217,28 @@ impl Engine for Podman {
     }
 
     async fn remove(&self, name: &str) -> Result<(), EngineError> {
-        let opts = RemoveContainerOptions {
-            force: true,
-            v: false,
-            link: false,
-        };
-        self.docker()?
-            .remove_container(name, Some(opts))
-            .await
-            .map_err(map_err)
+        // Stop first: Podman 4.3 often fails a forced removal of a running container with
+        // "userdata/shm: device or resource busy". The stop is bounded; removal is retried
+        // briefly for the same reason.
+        let _ = self.stop(name, 5).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let opts = RemoveContainerOptions {
+                force: true,
+                v: false,
+                link: false,
+            };
+            match self.docker()?.remove_container(name, Some(opts)).await.map_err(map_err) {
+                Ok(()) => return Ok(()),
+                Err(EngineError::Failed(m))
+                    if m.contains("busy") && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(container = name, error = %m, "remove: retrying");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn inspect(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {

@@ -27,6 +27,17 @@ pub const LABEL_OWNER: &str = "devbox.owner";
 pub const LABEL_NAME: &str = "devbox.name";
 pub const LABEL_CREATED: &str = "devbox.created-at";
 pub const LABEL_OPTIONS: &str = "devbox.options";
+/// On the home volume: the first host uid/gid of the container's user namespace.
+pub const LABEL_UID_BASE: &str = "devbox.uid-base";
+
+/// User namespaces: each home volume gets its own host id range, recorded on the volume, so a
+/// container re-created on a kept volume gets the same mapping and the files keep their owners
+/// (Podman's plain `userns=auto` may pick another range, leaving the files to an unmapped owner).
+/// The ranges sit below Podman's own `containers` subuid range so they never overlap it.
+pub const USERNS_BASE: u64 = 1_000_000_000;
+pub const USERNS_SIZE: u64 = 65_536;
+/// How many ranges fit below 2^31.
+pub const USERNS_SLOTS: u64 = 16_000;
 
 /// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs).
 pub const HOME_PATH: &str = "/home/dev";
@@ -51,7 +62,8 @@ pub struct Settings {
     pub image: String,
     pub instance: String,
     pub ready_timeout: Duration,
-    pub userns: Option<String>,
+    /// Run containers in their own user namespace (container root is not host root).
+    pub userns: bool,
 }
 
 /// Reports the steps of a long operation to the caller.
@@ -365,6 +377,18 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
         );
 
+        let uid_base = if !self.settings.userns {
+            None
+        } else if let Some(base) = existing_volume
+            .as_ref()
+            .and_then(|l| l.get(LABEL_UID_BASE))
+            .and_then(|b| b.parse::<u64>().ok())
+        {
+            Some(base)
+        } else {
+            Some(self.free_uid_base().await?)
+        };
+
         let created_volume = if existing_volume.is_some() {
             progress.step(&format!("Reusing your kept home volume {volume}"));
             false
@@ -373,6 +397,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let mut vlabels = self.base_labels();
             vlabels.insert(LABEL_OWNER.into(), caller.user.clone());
             vlabels.insert(LABEL_NAME.into(), name.to_string());
+            if let Some(base) = uid_base {
+                vlabels.insert(LABEL_UID_BASE.into(), base.to_string());
+            }
             self.engine
                 .create_volume(&volume, &vlabels)
                 .await
@@ -396,7 +423,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             volume: volume.clone(),
             home_path: HOME_PATH.into(),
             tmpfs: vec![(RUN_PATH.into(), "rw,nosuid,nodev,size=16m,mode=0755".into())],
-            userns: self.settings.userns.clone(),
+            userns: uid_base.map(|b| {
+                format!("auto:uidmapping=0:{b}:{USERNS_SIZE},gidmapping=0:{b}:{USERNS_SIZE}")
+            }),
         };
         progress.step(&format!(
             "Creating container {name} ({cpu} CPU, {})",
@@ -440,6 +469,28 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             DesiredState::Stopped
         }))
         .await
+    }
+
+    /// The lowest id range no managed volume (of any daemon instance) uses.
+    async fn free_uid_base(&self) -> Result<u64, ApiError> {
+        let managed = BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]);
+        let used: std::collections::BTreeSet<u64> = self
+            .engine
+            .list_volumes_by_labels(&managed)
+            .await
+            .map_err(engine_err)?
+            .iter()
+            .filter_map(|(_, l)| l.get(LABEL_UID_BASE)?.parse().ok())
+            .collect();
+        (0..USERNS_SLOTS)
+            .map(|k| USERNS_BASE + k * USERNS_SIZE)
+            .find(|b| !used.contains(b))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    "no free user-namespace range is left for a new home volume; remove kept volumes nobody needs",
+                )
+            })
     }
 
     async fn undo_create(&self, name: &str, volume: &str, created_volume: bool) {

@@ -113,3 +113,109 @@ fn create_list_status_stop_start_destroy() {
         assert!(log.contains(&format!("action=\"{action}\"")) || log.contains(&format!("action={action}")), "audit line for {action} missing:\n{log}");
     }
 }
+
+#[test]
+fn memory_limit_is_enforced_by_the_kernel() {
+    if skip("memory_limit_is_enforced_by_the_kernel") {
+        return;
+    }
+    let w = World::new(&[("a", false), ("m", true)], Options::default());
+    let name = w.name("mem");
+    ok(w.ctl_as(w.user(0), &["create", &name, "--cpu", "1", "--memory", "256M"]));
+    let i = inspect(&name);
+    assert_eq!(i["HostConfig"]["NanoCpus"], 1_000_000_000i64);
+    assert_eq!(i["HostConfig"]["Memory"], 256i64 << 20);
+    // Within the limit: fine. Beyond it: the kernel's OOM killer ends the process.
+    let small = Command::new("podman")
+        .args(["exec", &name, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"])
+        .output()
+        .unwrap();
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    let big = Command::new("podman")
+        .args(["exec", &name, "dd", "if=/dev/zero", "of=/dev/null", "bs=512M", "count=1"])
+        .output()
+        .unwrap();
+    assert!(!big.status.success(), "a 512M buffer fit in a 256M container");
+    println!("over-limit dd: {:?} {}", big.status.code(), String::from_utf8_lossy(&big.stderr));
+    // The container (and its entrypoint) survive a process being killed.
+    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(w.user(0), &["--json", "status", &name]))).unwrap();
+    assert_eq!(st.container.state, "running");
+}
+
+#[test]
+fn kept_volume_resumes_data_and_syncthing_identity() {
+    if skip("kept_volume_resumes_data_and_syncthing_identity") {
+        return;
+    }
+    let w = World::new(&[("a", false), ("b", false), ("m", true)], Options::default());
+    let (alice, bob) = (w.user(0), w.user(1));
+    let name = w.name("keep");
+    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"]))).unwrap();
+    let device = st.connect.syncthing_device_id.clone().expect("syncthing device id");
+    assert!(st.container.syncthing);
+    let out = Command::new("podman")
+        .args(["exec", "--user", "dev", &name, "sh", "-c", "echo precious > /home/dev/work.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = ok(w.ctl_as(alice, &["destroy", &name, "--yes", "--keep-volume"]));
+    assert!(out.contains("kept volume"), "{out}");
+    assert!(w.podman_containers().is_empty());
+    assert_eq!(w.podman_volumes(), vec![format!("devbox-home-{name}")]);
+
+    // Someone else cannot adopt the kept volume by taking the name.
+    let e = fails(w.ctl_as(bob, &["create", &name]), 6);
+    assert!(e.contains("not your kept devbox home"), "{e}");
+    assert!(w.podman_containers().is_empty());
+
+    // The owner re-creates with the same name: data and Syncthing identity are back.
+    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"]))).unwrap();
+    assert_eq!(st.connect.syncthing_device_id.as_deref(), Some(device.as_str()));
+    let out = Command::new("podman").args(["exec", &name, "cat", "/home/dev/work.txt"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "precious");
+    ok(w.ctl_as(alice, &["destroy", &name, "--yes"]));
+    assert!(w.podman_volumes().is_empty());
+}
+
+#[test]
+fn restarted_daemon_brings_desired_running_containers_back() {
+    if skip("restarted_daemon_brings_desired_running_containers_back") {
+        return;
+    }
+    let mut w = World::new(&[("a", false), ("m", true)], Options::default());
+    let up = w.name("up");
+    let down = w.name("down");
+    ok(w.ctl_as(w.user(0), &["create", &up]));
+    ok(w.ctl_as(w.user(0), &["create", &down, "--another"]));
+    ok(w.ctl_as(w.user(0), &["stop", &down]));
+    // A host reboot: the daemon goes away and every container stops.
+    w.stop_daemon();
+    let out = Command::new("podman").args(["stop", "-t", "2", &up]).output().unwrap();
+    assert!(out.status.success());
+    w.restart_daemon();
+    devbox_test_kit::poll_until(std::time::Duration::from_secs(30), "reconciled container ready", || {
+        let o = w.ctl_as(w.user(0), &["--json", "status", &up]);
+        let st: ContainerStatus = serde_json::from_slice(&o.stdout).ok()?;
+        st.entrypoint.filter(|e| e.ready).map(|_| ())
+    })
+    .unwrap();
+    // The one the user stopped stays stopped.
+    assert_eq!(inspect(&down)["State"]["Running"], false);
+}
+
+#[test]
+fn doctor_reports_all_good_and_completions_and_man_page_render() {
+    if skip("doctor_reports_all_good_and_completions_and_man_page_render") {
+        return;
+    }
+    let w = World::new(&[("a", false), ("m", true)], Options::default());
+    let out = ok(w.ctl_as(w.user(0), &["doctor"]));
+    for check in ["daemon", "podman", "image", "1password", "state"] {
+        assert!(out.contains(&format!("ok   {check}")), "{out}");
+    }
+    let bash = ok(w.ctl_as(w.user(0), &["completions", "bash"]));
+    assert!(bash.contains("devbox-ctl") && bash.contains("rotate-key"), "{bash}");
+    let man = ok(w.ctl_as(w.user(0), &["man"]));
+    assert!(man.contains(".TH") && man.contains("Exit codes"), "{man}");
+}

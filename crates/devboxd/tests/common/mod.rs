@@ -165,6 +165,7 @@ pub struct World {
     pub daemon_log: PathBuf,
     pub state_dir: PathBuf,
     pub run_dir: PathBuf,
+    pub op_delay_ms: u64,
 }
 
 pub fn testbed_image() -> String {
@@ -285,13 +286,21 @@ impl World {
             daemon_log,
             state_dir,
             run_dir,
+            op_delay_ms: 0,
         };
         w.start_daemon(&config_file, opts.op_delay_ms);
+        w.op_delay_ms = opts.op_delay_ms;
         w
     }
 
+    /// Starts the daemon again with the same config (after `stop_daemon`).
+    pub fn restart_daemon(&mut self) {
+        let config = self.dir.path().join("devboxd.json");
+        self.start_daemon(&config, self.op_delay_ms);
+    }
+
     fn start_daemon(&mut self, config: &Path, op_delay_ms: u64) {
-        let log = std::fs::File::create(&self.daemon_log).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.daemon_log).unwrap();
         let child = Command::new(bin_path("devboxd").unwrap())
             .arg("--config")
             .arg(config)
