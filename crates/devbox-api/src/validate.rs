@@ -112,7 +112,12 @@ pub fn parse_memory(text: &str) -> Result<u64, InvalidInput> {
 
 /// Formats bytes the way users write them (`4G`, `512M`).
 pub fn format_memory(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
     for (size, unit) in UNITS {
         if bytes >= size && bytes % size == 0 {
             return format!("{}{unit}", bytes / size);
@@ -205,7 +210,10 @@ mod tests {
         for bad in ["0", "-1", "NaN", "inf", "1000", "0.0000001"] {
             assert!(parse_cpu(bad).is_err(), "{bad}");
         }
-        assert!(matches!(parse_cpu("two"), Err(InvalidInput::CpuNotNumber(_))));
+        assert!(matches!(
+            parse_cpu("two"),
+            Err(InvalidInput::CpuNotNumber(_))
+        ));
     }
 
     proptest! {

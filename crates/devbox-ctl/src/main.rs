@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use devbox_api::client::Method;
 use devbox_api::validate::{format_memory, parse_cpu, parse_memory, validate_name};
 use devbox_api::{
     Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
     DoctorReport, ErrorCode, RotateKeyRequest, WhoAmI, DEFAULT_SOCKET,
 };
-use devbox_api::client::Method;
 
 /// Manage your nix-devbox dev containers.
 ///
@@ -105,7 +105,9 @@ fn cpu_arg(s: &str) -> Result<f64, String> {
 }
 
 fn memory_arg(s: &str) -> Result<String, String> {
-    parse_memory(s).map(|_| s.to_string()).map_err(|e| e.to_string())
+    parse_memory(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// An error with the exit code it maps to.
@@ -181,7 +183,12 @@ fn print_status(s: &ContainerStatus) {
         c.volume
     );
     if let Some(d) = c.desired {
-        println!("  desired:   {}", serde_json::to_string(&d).unwrap_or_default().trim_matches('"'));
+        println!(
+            "  desired:   {}",
+            serde_json::to_string(&d)
+                .unwrap_or_default()
+                .trim_matches('"')
+        );
     }
     match &s.entrypoint {
         Some(e) => {
@@ -190,8 +197,14 @@ fn print_status(s: &ContainerStatus) {
             println!(
                 "  tailscale: {}{}{}",
                 ts.state,
-                ts.ip.as_deref().map(|i| format!(", {i}")).unwrap_or_default(),
-                ts.error.as_deref().map(|i| format!(", error: {i}")).unwrap_or_default()
+                ts.ip
+                    .as_deref()
+                    .map(|i| format!(", {i}"))
+                    .unwrap_or_default(),
+                ts.error
+                    .as_deref()
+                    .map(|i| format!(", error: {i}"))
+                    .unwrap_or_default()
             );
             for svc in &e.services {
                 println!(
@@ -227,13 +240,18 @@ fn print_list(list: &[ContainerInfo]) {
         return;
     }
     println!(
-        "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} {}",
-        "NAME", "OWNER", "STATE", "DESIRED", "CPU", "MEMORY", "CREATED"
+        "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} CREATED",
+        "NAME", "OWNER", "STATE", "DESIRED", "CPU", "MEMORY"
     );
     for c in list {
         let desired = c
             .desired
-            .map(|d| serde_json::to_string(&d).unwrap_or_default().trim_matches('"').to_string())
+            .map(|d| {
+                serde_json::to_string(&d)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string()
+            })
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} {}",
@@ -253,7 +271,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let ui = Ui { json: cli.json };
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "devbox-ctl", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "devbox-ctl",
+                &mut std::io::stdout(),
+            );
         }
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
@@ -396,9 +419,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::List { all } => {
-            let list: Vec<ContainerInfo> = client
-                .get(&format!("/v1/containers?all={all}"))
-                .await?;
+            let list: Vec<ContainerInfo> = client.get(&format!("/v1/containers?all={all}")).await?;
             if cli.json {
                 print_json(&list)?;
             } else {
@@ -444,7 +465,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!(
                     "Delivered the current key to {name}{}.",
-                    if now { " and re-authenticated" } else { "; it is used at the next re-auth" }
+                    if now {
+                        " and re-authenticated"
+                    } else {
+                        "; it is used at the next re-auth"
+                    }
                 );
             }
         }
@@ -459,7 +484,9 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
         Ok(r) => r,
         Err(e @ ClientError::Connect { .. }) => {
             if json {
-                print_json(&serde_json::json!({"checks": [{"name": "daemon", "ok": false, "detail": e.to_string()}]}))?;
+                print_json(
+                    &serde_json::json!({"checks": [{"name": "daemon", "ok": false, "detail": e.to_string()}]}),
+                )?;
             } else {
                 println!("FAIL daemon: {e}");
             }
@@ -471,9 +498,17 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&report)?;
     } else {
-        println!("ok   daemon: devboxd answers on {}", client.socket().display());
+        println!(
+            "ok   daemon: devboxd answers on {}",
+            client.socket().display()
+        );
         for c in &report.checks {
-            println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+            println!(
+                "{} {}: {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
             if let Some(fix) = &c.fix {
                 println!("     fix: {fix}");
             }

@@ -65,11 +65,10 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Config =
-            serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let config: Config = serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -93,7 +92,10 @@ impl Config {
             return Err("`readyTimeoutSecs` must be between 1 and 3600".into());
         }
         if !(self.userns.is_empty() || self.userns == "auto") {
-            return Err("`userns` must be \"auto\" (own user namespace per container) or \"\" (none)".into());
+            return Err(
+                "`userns` must be \"auto\" (own user namespace per container) or \"\" (none)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -168,10 +170,18 @@ mod tests {
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("sockedPath"), "{e}");
         let (_d, p) = write(r#"{"usersFile":"u","readyTimeoutSecs":0}"#);
-        assert!(Config::load(&p).unwrap_err().to_string().contains("readyTimeoutSecs"));
+        assert!(Config::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("readyTimeoutSecs"));
         let (_d, p) = write(r#"{"usersFile":"u","instance":"a b"}"#);
-        assert!(Config::load(&p).unwrap_err().to_string().contains("instance"));
-        let e = Config::load(Path::new("/nonexistent/devbox.json")).unwrap_err().to_string();
+        assert!(Config::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("instance"));
+        let e = Config::load(Path::new("/nonexistent/devbox.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
 }

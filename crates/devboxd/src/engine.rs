@@ -64,6 +64,9 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
+/// Labels of a container or volume.
+pub type Labels = BTreeMap<String, String>;
+
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>>;
 
 /// Create, start, stop, remove, inspect, exec, volumes, list by label: nothing more.
@@ -85,7 +88,7 @@ pub trait Engine: Send + Sync + 'static {
     fn list_volumes_by_labels(
         &self,
         labels: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<Vec<(String, BTreeMap<String, String>)>, EngineError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, Labels)>, EngineError>> + Send;
 
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;

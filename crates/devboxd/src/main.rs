@@ -34,7 +34,10 @@ fn init_logging() {
     // Under systemd (JOURNAL_STREAM is set) log to journald with structured fields.
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         if let Ok(layer) = tracing_journald::layer() {
-            tracing_subscriber::registry().with(filter).with(layer).init();
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(layer)
+                .init();
             return;
         }
     }

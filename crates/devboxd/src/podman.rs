@@ -8,8 +8,7 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListVolumesOptions,
-    LogsOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+    LogsOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -228,7 +227,12 @@ impl Engine for Podman {
                 v: false,
                 link: false,
             };
-            match self.docker()?.remove_container(name, Some(opts)).await.map_err(map_err) {
+            match self
+                .docker()?
+                .remove_container(name, Some(opts))
+                .await
+                .map_err(map_err)
+            {
                 Ok(()) => return Ok(()),
                 Err(EngineError::Failed(m))
                     if m.contains("busy") && tokio::time::Instant::now() < deadline =>
@@ -340,7 +344,11 @@ impl Engine for Podman {
                 .map_err(map_err)?;
             let mut stdout = Vec::new();
             let mut stderr = Vec::new();
-            if let StartExecResults::Attached { mut output, mut input } = started {
+            if let StartExecResults::Attached {
+                mut output,
+                mut input,
+            } = started
+            {
                 if let Some(data) = stdin {
                     input
                         .write_all(data)
@@ -367,7 +375,11 @@ impl Engine for Podman {
             // The exit code may lag the end of the output stream by a moment.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
             loop {
-                let inspected = self.docker()?.inspect_exec(&created.id).await.map_err(map_err)?;
+                let inspected = self
+                    .docker()?
+                    .inspect_exec(&created.id)
+                    .await
+                    .map_err(map_err)?;
                 if inspected.running != Some(true) {
                     if let Some(code) = inspected.exit_code {
                         return Ok(ExecOutput {

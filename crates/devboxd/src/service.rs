@@ -235,15 +235,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         name: &str,
         f: impl FnOnce(&mut BTreeMap<String, ContainerState>),
     ) -> Result<(), ApiError> {
-        let mut s = self.state.load().map_err(|e| {
-            ApiError::new(ErrorCode::Internal, e.to_string())
-        })?;
+        let mut s = self
+            .state
+            .load()
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
         f(&mut s.containers);
         self.state.save(&s).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("{e} (while recording {name})"),
-            )
+            ApiError::new(ErrorCode::Internal, format!("{e} (while recording {name})"))
         })
     }
 
@@ -256,7 +254,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = self.create_inner(caller, req, progress).await;
-        self.audit(caller, "create", &req.name, &result.as_ref().map(|_| ()).map_err(Clone::clone));
+        self.audit(
+            caller,
+            "create",
+            &req.name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
         result
     }
 
@@ -270,15 +273,19 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         validate_name(name).map_err(bad)?;
         let policy = &self.users.file.containers;
         let cpu = validate_cpu(req.cpu.unwrap_or(policy.default_cpu)).map_err(bad)?;
-        let memory = parse_memory(req.memory.as_deref().unwrap_or(&policy.default_memory))
-            .map_err(bad)?;
+        let memory =
+            parse_memory(req.memory.as_deref().unwrap_or(&policy.default_memory)).map_err(bad)?;
         let memory_i64 = i64::try_from(memory)
             .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory too large"))?;
 
         progress.step("Checking name and quotas");
         let _guard = self.lock.lock().await;
         if let Some(existing) = self.engine.inspect(name).await.map_err(engine_err)? {
-            let owner = existing.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            let owner = existing
+                .labels
+                .get(LABEL_OWNER)
+                .cloned()
+                .unwrap_or_default();
             let msg = if self.is_ours(&existing) && owner == caller.user {
                 format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
             } else {
@@ -414,7 +421,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             env: vec![
                 ("DEVBOX_HOSTNAME".into(), name.to_string()),
                 ("DEVBOX_OWNER".into(), caller.user.clone()),
-                ("DEVBOX_TAGS".into(), self.users.tags(&caller.user).join(",")),
+                (
+                    "DEVBOX_TAGS".into(),
+                    self.users.tags(&caller.user).join(","),
+                ),
                 ("DEVBOX_SYNCTHING".into(), req.syncthing.to_string()),
             ],
             labels,
@@ -463,11 +473,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Err(e);
         }
         drop(_guard);
-        self.status_of(name, Some(if req.start {
-            DesiredState::Running
-        } else {
-            DesiredState::Stopped
-        }))
+        self.status_of(
+            name,
+            Some(if req.start {
+                DesiredState::Running
+            } else {
+                DesiredState::Stopped
+            }),
+        )
         .await
     }
 
@@ -521,7 +534,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.wait_ready(name).await
     }
 
-    async fn deliver_key(&self, name: &str, key: &SecretString, reauth: bool) -> Result<(), ApiError> {
+    async fn deliver_key(
+        &self,
+        name: &str,
+        key: &SecretString,
+        reauth: bool,
+    ) -> Result<(), ApiError> {
         let mut cmd = vec![ENTRYPOINT, "deliver-key"];
         if reauth {
             cmd.push("--reauth");
@@ -563,7 +581,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     async fn entrypoint_status(&self, name: &str) -> Result<EntrypointStatus, String> {
         let out = self
             .engine
-            .exec(name, &[ENTRYPOINT, "status", "--json"], None, Duration::from_secs(10))
+            .exec(
+                name,
+                &[ENTRYPOINT, "status", "--json"],
+                None,
+                Duration::from_secs(10),
+            )
             .await
             .map_err(|e| e.to_string())?;
         if out.exit_code != 0 {
@@ -601,7 +624,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 Ok(Some(c)) if !c.running() => {
                     return Err(ApiError::new(
                         ErrorCode::Unavailable,
-                        format!("the container stopped while starting (state {}); last status: {last}", c.state),
+                        format!(
+                            "the container stopped while starting (state {}); last status: {last}",
+                            c.state
+                        ),
                     ))
                 }
                 _ => {}
@@ -624,9 +650,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         name: &str,
         desired: Option<DesiredState>,
     ) -> Result<ContainerStatus, ApiError> {
-        let c = self.engine.inspect(name).await.map_err(engine_err)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, format!("the container {name:?} vanished"))
-        })?;
+        let c = self
+            .engine
+            .inspect(name)
+            .await
+            .map_err(engine_err)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("the container {name:?} vanished"),
+                )
+            })?;
         let entrypoint = if c.running() {
             self.entrypoint_status(name).await.ok()
         } else {
@@ -699,7 +733,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .await
         {
             Ok(o) if o.exit_code == 0 => {}
-            Ok(o) => tracing::warn!(container = name, exit = o.exit_code, "tailscale logout failed"),
+            Ok(o) => tracing::warn!(
+                container = name,
+                exit = o.exit_code,
+                "tailscale logout failed"
+            ),
             Err(e) => tracing::warn!(container = name, error = %e, "tailscale logout failed"),
         }
     }
@@ -743,9 +781,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         .await;
         self.audit(caller, "stop", name, &result);
         result?;
-        let c = self.engine.inspect(name).await.map_err(engine_err)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, format!("the container {name:?} vanished"))
-        })?;
+        let c = self
+            .engine
+            .inspect(name)
+            .await
+            .map_err(engine_err)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("the container {name:?} vanished"),
+                )
+            })?;
         Ok(self.info(&c, Some(DesiredState::Stopped)))
     }
 
@@ -771,13 +817,22 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
             let volume = volume_name(name);
             if !keep_volume {
-                let labels = self.engine.volume_labels(&volume).await.map_err(engine_err)?;
+                let labels = self
+                    .engine
+                    .volume_labels(&volume)
+                    .await
+                    .map_err(engine_err)?;
                 match labels {
                     Some(l) if l.get(LABEL_OWNER) == Some(&owner) => {
                         progress.step(&format!("Removing home volume {volume}"));
-                        self.engine.remove_volume(&volume).await.map_err(engine_err)?;
+                        self.engine
+                            .remove_volume(&volume)
+                            .await
+                            .map_err(engine_err)?;
                     }
-                    Some(_) => tracing::warn!(volume, "not removing a volume owned by someone else"),
+                    Some(_) => {
+                        tracing::warn!(volume, "not removing a volume owned by someone else")
+                    }
                     None => {}
                 }
             } else {
@@ -793,7 +848,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             })
         }
         .await;
-        self.audit(caller, "destroy", name, &result.as_ref().map(|_| ()).map_err(Clone::clone));
+        self.audit(
+            caller,
+            "destroy",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
         result
     }
 
@@ -937,7 +997,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(s) => DoctorCheck {
                 name: "state".into(),
                 ok: true,
-                detail: format!("{} ({} containers recorded)", self.state.path().display(), s.containers.len()),
+                detail: format!(
+                    "{} ({} containers recorded)",
+                    self.state.path().display(),
+                    s.containers.len()
+                ),
                 fix: None,
             },
             Err(e) => DoctorCheck {

@@ -63,7 +63,9 @@ impl Users {
         let mut seen = std::collections::BTreeMap::new();
         for (name, u) in &file.users {
             if u.uid == 0 {
-                return Err(format!("user {name:?} has uid 0; root is not a devbox user"));
+                return Err(format!(
+                    "user {name:?} has uid 0; root is not a devbox user"
+                ));
             }
             if let Some(other) = seen.insert(u.uid, name) {
                 return Err(format!("users {other:?} and {name:?} share uid {}", u.uid));
@@ -146,7 +148,10 @@ mod tests {
         assert!(u.caller(1002).unwrap().is_admin);
         assert!(u.caller(0).unwrap().is_admin);
         assert_eq!(u.caller(4242), None);
-        assert_eq!(u.op_reference("alice"), "op://DevBox/alice-tailscale-authkey/password");
+        assert_eq!(
+            u.op_reference("alice"),
+            "op://DevBox/alice-tailscale-authkey/password"
+        );
         assert!(u.caller(1001).unwrap().may_manage("alice"));
         assert!(!u.caller(1001).unwrap().may_manage("bob"));
         assert!(u.caller(1002).unwrap().may_manage("alice"));

@@ -1,7 +1,7 @@
 //! Authorization matrix with real Unix users: for every operation the owner is allowed, another
 //! user is denied with a clear message (and nothing changes), an admin is allowed; spoofing
 //! `$USER`/`$LOGNAME` changes nothing; users not in users.nix and a missing daemon get clear errors.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -21,14 +21,24 @@ fn owner_allowed_other_denied_admin_allowed() {
     if skip("owner_allowed_other_denied_admin_allowed") {
         return;
     }
-    let w = World::new(&[("a", false), ("b", false), ("m", true)], Options::default());
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
     let (alice, bob, admin) = (w.user(0), w.user(1), w.user(2));
     let name = w.name("authz");
     ok(w.ctl_as(alice, &["create", &name]));
     assert!(running(&name));
 
-    let whoami = ok(w.ctl_as_env(bob, &["whoami"], &[("USER", &alice.name), ("LOGNAME", &alice.name)]));
-    assert!(whoami.starts_with(&bob.name), "peer credentials, not $USER: {whoami}");
+    let whoami = ok(w.ctl_as_env(
+        bob,
+        &["whoami"],
+        &[("USER", &alice.name), ("LOGNAME", &alice.name)],
+    ));
+    assert!(
+        whoami.starts_with(&bob.name),
+        "peer credentials, not $USER: {whoami}"
+    );
 
     // Every operation, as the other user, plain and with $USER/$LOGNAME spoofed: denied, no change.
     let ops: Vec<Vec<&str>> = vec![
@@ -40,7 +50,11 @@ fn owner_allowed_other_denied_admin_allowed() {
         vec!["destroy", &name, "--yes"],
         vec!["destroy", &name, "--yes", "--keep-volume"],
     ];
-    let spoof = [("USER", alice.name.as_str()), ("LOGNAME", alice.name.as_str()), ("SUDO_USER", alice.name.as_str())];
+    let spoof = [
+        ("USER", alice.name.as_str()),
+        ("LOGNAME", alice.name.as_str()),
+        ("SUDO_USER", alice.name.as_str()),
+    ];
     for op in &ops {
         for env in [&[][..], &spoof[..]] {
             let e = fails(w.ctl_as_env(bob, op, env), 4);
@@ -49,7 +63,8 @@ fn owner_allowed_other_denied_admin_allowed() {
         }
     }
     // Bob's list does not show Alice's container; --all is for admins.
-    let list: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(bob, &["--json", "list"]))).unwrap();
+    let list: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(bob, &["--json", "list"]))).unwrap();
     assert!(list.is_empty(), "{list:?}");
     let e = fails(w.ctl_as(bob, &["list", "--all"]), 4);
     assert!(e.contains("only admins"), "{e}");
@@ -58,8 +73,12 @@ fn owner_allowed_other_denied_admin_allowed() {
     assert!(e.contains("taken"), "{e}");
 
     // The admin may do everything.
-    let list: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "list", "--all"]))).unwrap();
-    assert_eq!(list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec![name.as_str()]);
+    let list: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "list", "--all"]))).unwrap();
+    assert_eq!(
+        list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        vec![name.as_str()]
+    );
     assert_eq!(list[0].owner, alice.name);
     ok(w.ctl_as(admin, &["status", &name]));
     ok(w.ctl_as(admin, &["logs", &name, "--tail", "5"]));
@@ -84,7 +103,10 @@ fn owner_allowed_other_denied_admin_allowed() {
 
     // Audit lines name who did what, including the refusals.
     let log = w.daemon_log();
-    assert!(log.contains(&format!("user={}", bob.name)) && log.contains("result=\"error\""), "{log}");
+    assert!(
+        log.contains(&format!("user={}", bob.name)) && log.contains("result=\"error\""),
+        "{log}"
+    );
 }
 
 #[test]
@@ -105,12 +127,18 @@ fn strangers_and_a_missing_daemon_get_clear_errors() {
     let outsider_group = TestGroup::create();
     let outsider = TestUser::create("o", &outsider_group.name, false);
     let e = fails(w.ctl_as(&outsider, &["list"]), 3);
-    assert!(e.contains("cannot reach devboxd") && e.contains("group"), "{e}");
+    assert!(
+        e.contains("cannot reach devboxd") && e.contains("group"),
+        "{e}"
+    );
 
     // Daemon not running.
     w.stop_daemon();
     let e = fails(w.ctl_as(w.user(0), &["list"]), 3);
-    assert!(e.contains("cannot reach devboxd") && e.contains("running"), "{e}");
+    assert!(
+        e.contains("cannot reach devboxd") && e.contains("running"),
+        "{e}"
+    );
     let e = fails(w.ctl_as(w.user(0), &["doctor"]), 3);
     assert!(e.contains("cannot reach devboxd"), "{e}");
 }

@@ -1,6 +1,6 @@
 //! Bad input and failing dependencies: each gets a clear error and an exit code, and nothing is
 //! changed or left half made (no container, no volume, no key file).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -24,7 +24,7 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
         ("a;rm -rf", "contains"),
         ("$(id)", "contains"),
         ("a`b`", "contains"),
-        ("аlice", "contains"), // Cyrillic 'а'
+        ("аlice", "contains"),  // Cyrillic 'а'
         ("ａlice", "contains"), // fullwidth
         ("../etc", "contains"),
         ("a/b", "contains"),
@@ -49,7 +49,10 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
     }
 
     // The daemon validates too (a client that skips the CLI's checks gets the same answer).
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = Client::new(&w.socket);
     for (name, cpu, memory) in [
         ("Bad_Name", None, None),
@@ -67,7 +70,12 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
             start: true,
             confirm_another: true,
         };
-        let r = rt.block_on(client.operation(devbox_api::client::Method::POST, "/v1/containers", Some(&req), |_| {}));
+        let r = rt.block_on(client.operation(
+            devbox_api::client::Method::POST,
+            "/v1/containers",
+            Some(&req),
+            |_| {},
+        ));
         match r {
             Err(ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::BadRequest, "{name}: {e}"),
             other => panic!("{name}: {other:?}"),
@@ -80,21 +88,36 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
         Some(&serde_json::json!({"name": "x", "privileged": true})),
         |_| {},
     ));
-    assert!(matches!(r, Err(ClientError::Api(ref e)) if e.code == ErrorCode::BadRequest), "{r:?}");
+    assert!(
+        matches!(r, Err(ClientError::Api(ref e)) if e.code == ErrorCode::BadRequest),
+        "{r:?}"
+    );
 
     // Unknown containers.
-    for op in [vec!["status", "nope"], vec!["start", "nope"], vec!["stop", "nope"], vec!["destroy", "nope", "--yes"], vec!["logs", "nope"], vec!["rotate-key", "nope"]] {
+    for op in [
+        vec!["status", "nope"],
+        vec!["start", "nope"],
+        vec!["stop", "nope"],
+        vec!["destroy", "nope", "--yes"],
+        vec!["logs", "nope"],
+        vec!["rotate-key", "nope"],
+    ] {
         let e = fails(w.ctl_as(alice, &op), 5);
         assert!(e.contains("no dev container named \"nope\""), "{op:?}: {e}");
     }
     // A container Podman has but devbox does not manage is invisible to devbox.
     let foreign = w.name("foreign");
-    ok(std::process::Command::new("podman").args(["create", "--name", &foreign, &w.image]).output().unwrap());
+    ok(std::process::Command::new("podman")
+        .args(["create", "--name", &foreign, &w.image])
+        .output()
+        .unwrap());
     let e = fails(w.ctl_root(&["destroy", &foreign, "--yes"]), 5);
     assert!(e.contains("no dev container"), "{e}");
     let e = fails(w.ctl_as(alice, &["create", &foreign]), 6);
     assert!(e.contains("taken"), "{e}");
-    let _ = std::process::Command::new("podman").args(["rm", "-f", &foreign]).output();
+    let _ = std::process::Command::new("podman")
+        .args(["rm", "-f", &foreign])
+        .output();
 
     assert!(w.podman_containers().is_empty());
     assert!(w.podman_volumes().is_empty());
@@ -106,27 +129,49 @@ fn missing_key_token_image_or_podman_leave_nothing_behind() {
         return;
     }
     // No item in 1Password for the users.
-    let w = World::new(&[("a", false), ("m", true)], Options { with_keys: false, ..Options::default() });
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            with_keys: false,
+            ..Options::default()
+        },
+    );
     let e = fails(w.ctl_as(w.user(0), &["create", &w.name("nokey")]), 8);
-    assert!(e.contains("could not fetch your Tailscale auth key") && e.contains("isn't an item"), "{e}");
+    assert!(
+        e.contains("could not fetch your Tailscale auth key") && e.contains("isn't an item"),
+        "{e}"
+    );
     assert!(w.podman_containers().is_empty());
     assert!(w.podman_volumes().is_empty());
     drop(w);
 
     // No service-account token file.
-    let w = World::new(&[("a", false), ("m", true)], Options { op_token: false, ..Options::default() });
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            op_token: false,
+            ..Options::default()
+        },
+    );
     let e = fails(w.ctl_as(w.user(0), &["create", &w.name("notoken")]), 8);
     assert!(e.contains("service-account token"), "{e}");
     assert!(w.podman_containers().is_empty() && w.podman_volumes().is_empty());
     let doctor = w.ctl_root(&["doctor"]);
     assert_eq!(doctor.status.code(), Some(8), "{}", both(&doctor));
-    assert!(stdout(&doctor).contains("FAIL 1password"), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("FAIL 1password"),
+        "{}",
+        stdout(&doctor)
+    );
     drop(w);
 
     // The image is missing.
     let w = World::new(
         &[("a", false), ("m", true)],
-        Options { image: Some("localhost/devbox-no-such-image:0".into()), ..Options::default() },
+        Options {
+            image: Some("localhost/devbox-no-such-image:0".into()),
+            ..Options::default()
+        },
     );
     let e = fails(w.ctl_as(w.user(0), &["create", &w.name("noimg")]), 8);
     assert!(e.contains("is not on this orchestrator"), "{e}");
@@ -138,14 +183,24 @@ fn missing_key_token_image_or_podman_leave_nothing_behind() {
     let mut w = World::new(&[("a", false), ("m", true)], Options::default());
     let good = w.name("good");
     ok(w.ctl_as(w.user(0), &["create", &good, "--no-start"]));
-    drop(std::mem::replace(&mut w.podman, PodmanService::dead(w.dir.path())));
-    let e = fails(w.ctl_as(w.user(0), &["create", &w.name("nopod"), "--another"]), 8);
+    drop(std::mem::replace(
+        &mut w.podman,
+        PodmanService::dead(w.dir.path()),
+    ));
+    let e = fails(
+        w.ctl_as(w.user(0), &["create", &w.name("nopod"), "--another"]),
+        8,
+    );
     assert!(e.contains("Podman is not available"), "{e}");
     let e = fails(w.ctl_as(w.user(0), &["list"]), 8);
     assert!(e.contains("Podman is not available"), "{e}");
     let doctor = w.ctl_root(&["doctor"]);
     assert_eq!(doctor.status.code(), Some(8));
-    assert!(stdout(&doctor).contains("FAIL podman") && stdout(&doctor).contains("fix:"), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("FAIL podman") && stdout(&doctor).contains("fix:"),
+        "{}",
+        stdout(&doctor)
+    );
     assert_eq!(w.podman_containers(), vec![good]);
 }
 
@@ -154,16 +209,26 @@ fn a_container_that_never_gets_ready_is_rolled_back() {
     if skip("a_container_that_never_gets_ready_is_rolled_back") {
         return;
     }
-    let w = World::new(&[("a", false), ("m", true)], Options { ready_timeout_secs: 4, ..Options::default() });
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            ready_timeout_secs: 4,
+            ..Options::default()
+        },
+    );
     // A key the (fake) control plane refuses: not an auth key.
     let store_path = w.dir.path().join("op-store.json");
-    let mut store: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+    let mut store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
     let reference = format!("op://DevBox/{}-tailscale-authkey/password", w.user(0).name);
     store["items"][&reference] = serde_json::Value::String("not-a-tailscale-key".into());
     std::fs::write(&store_path, store.to_string()).unwrap();
 
     let e = fails(w.ctl_as(w.user(0), &["create", &w.name("never")]), 8);
-    assert!(e.contains("did not become ready") || e.contains("refused the key"), "{e}");
+    assert!(
+        e.contains("did not become ready") || e.contains("refused the key"),
+        "{e}"
+    );
     assert!(w.podman_containers().is_empty(), "rolled back");
     assert!(w.podman_volumes().is_empty(), "rolled back");
     let state = std::fs::read_to_string(w.state_dir.join("state.json")).unwrap_or_default();

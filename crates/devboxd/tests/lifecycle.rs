@@ -1,7 +1,7 @@
 //! The whole lifecycle against real Podman with the testbed image (real devbox-entrypoint, fake
 //! tailnet) and real Unix users: create, list, status, stop, start, rotate-key, logs, destroy,
 //! kept volumes, resource limits.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -10,8 +10,15 @@ use devbox_api::{ContainerInfo, ContainerStatus};
 use std::process::Command;
 
 fn inspect(name: &str) -> serde_json::Value {
-    let out = Command::new("podman").args(["inspect", name]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("podman")
+        .args(["inspect", name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v[0].clone()
 }
@@ -44,34 +51,68 @@ fn create_list_status_stop_start_destroy() {
     assert_eq!(labels["devbox.owner"], alice.name.as_str());
     assert_eq!(labels["devbox.name"], name.as_str());
     assert!(labels["devbox.created-at"].as_str().unwrap().contains('T'));
-    assert!(labels["devbox.options"].as_str().unwrap().contains("\"cpu\":2"));
+    assert!(labels["devbox.options"]
+        .as_str()
+        .unwrap()
+        .contains("\"cpu\":2"));
     let env: Vec<String> = serde_json::from_value(i["Config"]["Env"].clone()).unwrap();
     assert!(env.contains(&format!("DEVBOX_HOSTNAME={name}")), "{env:?}");
     assert!(env.contains(&format!("DEVBOX_OWNER={}", alice.name)));
-    assert!(env.contains(&format!("DEVBOX_TAGS=tag:devcontainer,tag:{}-container", alice.name)));
+    assert!(env.contains(&format!(
+        "DEVBOX_TAGS=tag:devcontainer,tag:{}-container",
+        alice.name
+    )));
     assert!(env.contains(&"DEVBOX_SYNCTHING=false".to_string()));
-    let ports = i["HostConfig"]["PortBindings"].as_object().map(|m| m.len()).unwrap_or(0);
+    let ports = i["HostConfig"]["PortBindings"]
+        .as_object()
+        .map(|m| m.len())
+        .unwrap_or(0);
     assert_eq!(ports, 0, "no published ports");
     let mounts = i["Mounts"].as_array().unwrap();
-    assert!(mounts.iter().any(|m| m["Destination"] == "/home/dev" && m["Name"] == format!("devbox-home-{name}").as_str()), "{mounts:?}");
-    let userns = i["HostConfig"]["UsernsMode"].as_str().unwrap_or_default().to_string();
+    assert!(
+        mounts.iter().any(|m| m["Destination"] == "/home/dev"
+            && m["Name"] == format!("devbox-home-{name}").as_str()),
+        "{mounts:?}"
+    );
+    let userns = i["HostConfig"]["UsernsMode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     // Container root is not host root: the container's uid 0 maps to an unprivileged range.
-    let uid_map = Command::new("podman").args(["exec", &name, "cat", "/proc/self/uid_map"]).output().unwrap();
+    let uid_map = Command::new("podman")
+        .args(["exec", &name, "cat", "/proc/self/uid_map"])
+        .output()
+        .unwrap();
     let map = String::from_utf8_lossy(&uid_map.stdout).to_string();
     let host_start: u64 = map.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(host_start > 0, "userns {userns:?}, uid_map {map}");
 
     // The key reached the container's tmpfs only, mode 0400.
-    let perm = Command::new("podman").args(["exec", &name, "stat", "-c", "%a", "/run/devbox/tailscale-authkey"]).output().unwrap();
+    let perm = Command::new("podman")
+        .args([
+            "exec",
+            &name,
+            "stat",
+            "-c",
+            "%a",
+            "/run/devbox/tailscale-authkey",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&perm.stdout).trim(), "400");
 
-    let list: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "list"]))).unwrap();
+    let list: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "list"]))).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].name, name);
     let human = ok(w.ctl_as(alice, &["list"]));
-    assert!(human.contains(&name) && human.contains("running"), "{human}");
+    assert!(
+        human.contains(&name) && human.contains("running"),
+        "{human}"
+    );
 
-    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "status", &name]))).unwrap();
+    let st: ContainerStatus =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "status", &name]))).unwrap();
     assert!(st.entrypoint.unwrap().ready);
     let human = ok(w.ctl_as(alice, &["status", &name]));
     assert!(human.contains(&format!("ssh dev@{name}")), "{human}");
@@ -87,7 +128,8 @@ fn create_list_status_stop_start_destroy() {
 
     // Data on the volume survives stop/start.
     let started = std::time::Instant::now();
-    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "start", &name]))).unwrap();
+    let st: ContainerStatus =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "start", &name]))).unwrap();
     println!("start took {:.2}s", started.elapsed().as_secs_f64());
     assert_eq!(st.container.state, "running");
     assert!(st.entrypoint.unwrap().ready);
@@ -110,7 +152,11 @@ fn create_list_status_stop_start_destroy() {
     assert!(e.contains("no dev container"), "{e}");
     let log = w.daemon_log();
     for action in ["create", "stop", "start", "rotate-key", "destroy"] {
-        assert!(log.contains(&format!("action=\"{action}\"")) || log.contains(&format!("action={action}")), "audit line for {action} missing:\n{log}");
+        assert!(
+            log.contains(&format!("action=\"{action}\""))
+                || log.contains(&format!("action={action}")),
+            "audit line for {action} missing:\n{log}"
+        );
     }
 }
 
@@ -121,24 +167,55 @@ fn memory_limit_is_enforced_by_the_kernel() {
     }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let name = w.name("mem");
-    ok(w.ctl_as(w.user(0), &["create", &name, "--cpu", "1", "--memory", "256M"]));
+    ok(w.ctl_as(
+        w.user(0),
+        &["create", &name, "--cpu", "1", "--memory", "256M"],
+    ));
     let i = inspect(&name);
     assert_eq!(i["HostConfig"]["NanoCpus"], 1_000_000_000i64);
     assert_eq!(i["HostConfig"]["Memory"], 256i64 << 20);
     // Within the limit: fine. Beyond it: the kernel's OOM killer ends the process.
     let small = Command::new("podman")
-        .args(["exec", &name, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"])
+        .args([
+            "exec",
+            &name,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=64M",
+            "count=1",
+        ])
         .output()
         .unwrap();
-    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    assert!(
+        small.status.success(),
+        "{}",
+        String::from_utf8_lossy(&small.stderr)
+    );
     let big = Command::new("podman")
-        .args(["exec", &name, "dd", "if=/dev/zero", "of=/dev/null", "bs=512M", "count=1"])
+        .args([
+            "exec",
+            &name,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=512M",
+            "count=1",
+        ])
         .output()
         .unwrap();
-    assert!(!big.status.success(), "a 512M buffer fit in a 256M container");
-    println!("over-limit dd: {:?} {}", big.status.code(), String::from_utf8_lossy(&big.stderr));
+    assert!(
+        !big.status.success(),
+        "a 512M buffer fit in a 256M container"
+    );
+    println!(
+        "over-limit dd: {:?} {}",
+        big.status.code(),
+        String::from_utf8_lossy(&big.stderr)
+    );
     // The container (and its entrypoint) survive a process being killed.
-    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(w.user(0), &["--json", "status", &name]))).unwrap();
+    let st: ContainerStatus =
+        serde_json::from_str(&ok(w.ctl_as(w.user(0), &["--json", "status", &name]))).unwrap();
     assert_eq!(st.container.state, "running");
 }
 
@@ -147,17 +224,39 @@ fn kept_volume_resumes_data_and_syncthing_identity() {
     if skip("kept_volume_resumes_data_and_syncthing_identity") {
         return;
     }
-    let w = World::new(&[("a", false), ("b", false), ("m", true)], Options::default());
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
     let (alice, bob) = (w.user(0), w.user(1));
     let name = w.name("keep");
-    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"]))).unwrap();
-    let device = st.connect.syncthing_device_id.clone().expect("syncthing device id");
+    let st: ContainerStatus = serde_json::from_str(&ok(
+        w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"])
+    ))
+    .unwrap();
+    let device = st
+        .connect
+        .syncthing_device_id
+        .clone()
+        .expect("syncthing device id");
     assert!(st.container.syncthing);
     let out = Command::new("podman")
-        .args(["exec", "--user", "dev", &name, "sh", "-c", "echo precious > /home/dev/work.txt"])
+        .args([
+            "exec",
+            "--user",
+            "dev",
+            &name,
+            "sh",
+            "-c",
+            "echo precious > /home/dev/work.txt",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = ok(w.ctl_as(alice, &["destroy", &name, "--yes", "--keep-volume"]));
     assert!(out.contains("kept volume"), "{out}");
@@ -170,9 +269,18 @@ fn kept_volume_resumes_data_and_syncthing_identity() {
     assert!(w.podman_containers().is_empty());
 
     // The owner re-creates with the same name: data and Syncthing identity are back.
-    let st: ContainerStatus = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"]))).unwrap();
-    assert_eq!(st.connect.syncthing_device_id.as_deref(), Some(device.as_str()));
-    let out = Command::new("podman").args(["exec", &name, "cat", "/home/dev/work.txt"]).output().unwrap();
+    let st: ContainerStatus = serde_json::from_str(&ok(
+        w.ctl_as(alice, &["--json", "create", &name, "--with-syncthing"])
+    ))
+    .unwrap();
+    assert_eq!(
+        st.connect.syncthing_device_id.as_deref(),
+        Some(device.as_str())
+    );
+    let out = Command::new("podman")
+        .args(["exec", &name, "cat", "/home/dev/work.txt"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "precious");
     ok(w.ctl_as(alice, &["destroy", &name, "--yes"]));
     assert!(w.podman_volumes().is_empty());
@@ -191,14 +299,21 @@ fn restarted_daemon_brings_desired_running_containers_back() {
     ok(w.ctl_as(w.user(0), &["stop", &down]));
     // A host reboot: the daemon goes away and every container stops.
     w.stop_daemon();
-    let out = Command::new("podman").args(["stop", "-t", "2", &up]).output().unwrap();
+    let out = Command::new("podman")
+        .args(["stop", "-t", "2", &up])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     w.restart_daemon();
-    devbox_test_kit::poll_until(std::time::Duration::from_secs(30), "reconciled container ready", || {
-        let o = w.ctl_as(w.user(0), &["--json", "status", &up]);
-        let st: ContainerStatus = serde_json::from_slice(&o.stdout).ok()?;
-        st.entrypoint.filter(|e| e.ready).map(|_| ())
-    })
+    devbox_test_kit::poll_until(
+        std::time::Duration::from_secs(30),
+        "reconciled container ready",
+        || {
+            let o = w.ctl_as(w.user(0), &["--json", "status", &up]);
+            let st: ContainerStatus = serde_json::from_slice(&o.stdout).ok()?;
+            st.entrypoint.filter(|e| e.ready).map(|_| ())
+        },
+    )
     .unwrap();
     // The one the user stopped stays stopped.
     assert_eq!(inspect(&down)["State"]["Running"], false);
@@ -215,7 +330,10 @@ fn doctor_reports_all_good_and_completions_and_man_page_render() {
         assert!(out.contains(&format!("ok   {check}")), "{out}");
     }
     let bash = ok(w.ctl_as(w.user(0), &["completions", "bash"]));
-    assert!(bash.contains("devbox-ctl") && bash.contains("rotate-key"), "{bash}");
+    assert!(
+        bash.contains("devbox-ctl") && bash.contains("rotate-key"),
+        "{bash}"
+    );
     let man = ok(w.ctl_as(w.user(0), &["man"]));
     assert!(man.contains(".TH") && man.contains("Exit codes"), "{man}");
 }

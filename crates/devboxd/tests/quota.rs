@@ -1,7 +1,7 @@
 //! Quotas under concurrency: many simultaneous creates from several real users never exceed the
 //! per-user or the global limit, every refusal is clear, and refused creates leave nothing behind.
 //! Also: a user who already has a container must confirm creating another (US1 scenario 4).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -61,9 +61,13 @@ fn concurrent_creates_never_exceed_limits() {
     assert_eq!(containers.len(), 4, "{containers:?}");
     assert_eq!(volumes.len(), 4, "{volumes:?}");
     for c in &containers {
-        assert!(volumes.contains(&format!("devbox-home-{c}")), "{c} {volumes:?}");
+        assert!(
+            volumes.contains(&format!("devbox-home-{c}")),
+            "{c} {volumes:?}"
+        );
     }
-    let all: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(w.user(3), &["--json", "list", "--all"]))).unwrap();
+    let all: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(w.user(3), &["--json", "list", "--all"]))).unwrap();
     assert_eq!(all.len(), 4);
     // The admin is bound by the global limit too.
     let e = fails(w.ctl_as(w.user(3), &["create", &w.name("adm")]), 7);
@@ -89,7 +93,10 @@ fn second_container_needs_confirmation() {
     names.sort();
     assert_eq!(names.len(), 2);
     // --no-start made stopped containers with desired state "stopped".
-    let list: Vec<ContainerInfo> = serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "list"]))).unwrap();
+    let list: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "list"]))).unwrap();
     assert!(list.iter().all(|c| c.state != "running"), "{list:?}");
-    assert!(list.iter().all(|c| c.desired == Some(devbox_api::DesiredState::Stopped)));
+    assert!(list
+        .iter()
+        .all(|c| c.desired == Some(devbox_api::DesiredState::Stopped)));
 }

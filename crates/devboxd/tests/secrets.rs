@@ -2,7 +2,7 @@
 //! log, CLI output, `podman inspect`, container logs, files under the daemon's state and runtime
 //! dirs, or any process's argv/environ on the host — while the key does reach the container's
 //! tmpfs (so the canary is real) and the token reaches `op` through its environment only.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -12,7 +12,9 @@ use std::process::Command;
 use common::*;
 
 fn files_containing(dir: &Path, needle: &str, hits: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let Ok(ft) = e.file_type() else { continue };
@@ -40,7 +42,10 @@ fn processes_containing(needle: &str) -> Vec<String> {
             if let Ok(b) = std::fs::read(e.path().join(what)) {
                 if String::from_utf8_lossy(&b).contains(needle) {
                     let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-                    hits.push(format!("pid {name} {what}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+                    hits.push(format!(
+                        "pid {name} {what}: {}",
+                        String::from_utf8_lossy(&cmd).replace('\0', " ")
+                    ));
                 }
             }
         }
@@ -57,7 +62,10 @@ fn canary_key_and_token_never_leak() {
     let alice = w.user(0);
     let key = w.key_of(&alice.name).to_string();
     let token_file = w.dir.path().join("creds/op-service-account-token");
-    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
     let name = w.name("sec");
 
     let mut outputs = Vec::new();
@@ -79,32 +87,62 @@ fn canary_key_and_token_never_leak() {
     outputs.push(both(&w.ctl_root(&["doctor"])));
 
     // Positive control: the key did reach the container's tmpfs, mode 0400.
-    let inside = Command::new("podman").args(["exec", &name, "cat", "/run/devbox/tailscale-authkey"]).output().unwrap();
+    let inside = Command::new("podman")
+        .args(["exec", &name, "cat", "/run/devbox/tailscale-authkey"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&inside.stdout).trim(), key);
     // ... and the token reached `op` (through its environment: the fake checks it).
     let op_log = std::fs::read_to_string(&w.op_log).unwrap();
     assert!(op_log.contains("\"tokenPresent\":true"), "{op_log}");
-    assert!(op_log.contains(&format!("op://DevBox/{}-tailscale-authkey/password", alice.name)));
+    assert!(op_log.contains(&format!(
+        "op://DevBox/{}-tailscale-authkey/password",
+        alice.name
+    )));
 
     for secret in [&key, &token] {
         for (i, o) in outputs.iter().enumerate() {
-            assert!(!o.contains(secret.as_str()), "CLI output {i} leaks a secret: {o}");
+            assert!(
+                !o.contains(secret.as_str()),
+                "CLI output {i} leaks a secret: {o}"
+            );
         }
-        assert!(!w.daemon_log().contains(secret.as_str()), "daemon log leaks a secret");
+        assert!(
+            !w.daemon_log().contains(secret.as_str()),
+            "daemon log leaks a secret"
+        );
         assert!(!op_log.contains(secret.as_str()), "op argv leaks a secret");
-        let inspect = Command::new("podman").args(["inspect", &name]).output().unwrap();
+        let inspect = Command::new("podman")
+            .args(["inspect", &name])
+            .output()
+            .unwrap();
         assert!(inspect.status.success());
-        assert!(!String::from_utf8_lossy(&inspect.stdout).contains(secret.as_str()), "podman inspect leaks a secret");
-        let vinspect = Command::new("podman").args(["volume", "inspect", &format!("devbox-home-{name}")]).output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&inspect.stdout).contains(secret.as_str()),
+            "podman inspect leaks a secret"
+        );
+        let vinspect = Command::new("podman")
+            .args(["volume", "inspect", &format!("devbox-home-{name}")])
+            .output()
+            .unwrap();
         assert!(!String::from_utf8_lossy(&vinspect.stdout).contains(secret.as_str()));
-        let logs = Command::new("podman").args(["logs", &name]).output().unwrap();
-        assert!(!both(&logs).contains(secret.as_str()), "container logs leak a secret");
+        let logs = Command::new("podman")
+            .args(["logs", &name])
+            .output()
+            .unwrap();
+        assert!(
+            !both(&logs).contains(secret.as_str()),
+            "container logs leak a secret"
+        );
         let mut hits = Vec::new();
         files_containing(&w.state_dir, secret, &mut hits);
         files_containing(&w.run_dir, secret, &mut hits);
         assert!(hits.is_empty(), "files leak a secret: {hits:?}");
         let procs = processes_containing(secret);
-        assert!(procs.is_empty(), "process argv/environ leaks a secret: {procs:?}");
+        assert!(
+            procs.is_empty(),
+            "process argv/environ leaks a secret: {procs:?}"
+        );
     }
     // The daemon's own environment never holds the token (it reads the file per call).
     let pid = w.daemon.as_ref().unwrap().id();

@@ -1,7 +1,7 @@
 //! Fixtures for devboxd's host tests: a private `podman system service`, a devboxd with its own
 //! instance label, socket, state dir, users file and fake `op` store, real Unix users created
 //! with useradd, and `devbox-ctl` run as those users with runuser.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,10 @@ impl PodmanService {
     /// A stand-in for a stopped service: nothing listens on its socket path.
     pub fn dead(dir: &Path) -> Self {
         let child = Command::new("true").spawn().unwrap();
-        Self { child, socket: dir.join("podman.sock") }
+        Self {
+            child,
+            socket: dir.join("podman.sock"),
+        }
     }
 }
 
@@ -72,8 +75,16 @@ impl TestUser {
             .args(["-M", "-N", "-s", "/usr/sbin/nologin", "-G", group, &name])
             .output()
             .unwrap();
-        assert!(out.status.success(), "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
-        let uid = nix::unistd::User::from_name(&name).unwrap().unwrap().uid.as_raw();
+        assert!(
+            out.status.success(),
+            "useradd {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let uid = nix::unistd::User::from_name(&name)
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw();
         Self { name, uid, admin }
     }
 }
@@ -91,9 +102,17 @@ pub struct TestGroup {
 
 impl TestGroup {
     pub fn create() -> Self {
-        let name = format!("dbxg{}x{}", std::process::id(), USER_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let name = format!(
+            "dbxg{}x{}",
+            std::process::id(),
+            USER_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let out = Command::new("groupadd").arg(&name).output().unwrap();
-        assert!(out.status.success(), "groupadd: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "groupadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Self { name }
     }
 }
@@ -175,7 +194,10 @@ pub fn testbed_image() -> String {
 impl World {
     /// `roles`: (role, admin) — e.g. [("a", false), ("b", false), ("m", true)].
     pub fn new(roles: &[(&str, bool)], opts: Options) -> Self {
-        let dir = tempfile::Builder::new().prefix("devboxd-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("devboxd-test-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let instance = unique_name("t");
         let podman = PodmanService::start(dir.path());
@@ -208,7 +230,11 @@ impl World {
         }
         let mut all: Vec<String> = users.iter().map(|t| t.name.clone()).collect();
         all.sort();
-        let mut admins: Vec<String> = users.iter().filter(|t| t.admin).map(|t| t.name.clone()).collect();
+        let mut admins: Vec<String> = users
+            .iter()
+            .filter(|t| t.admin)
+            .map(|t| t.name.clone())
+            .collect();
         admins.sort();
         let users_json = serde_json::json!({
             "users": u,
@@ -220,11 +246,24 @@ impl World {
             "derived": {"allUsers": all, "adminUsers": admins, "perUser": per_user}
         });
         let users_file = dir.path().join("users.json");
-        std::fs::write(&users_file, serde_json::to_string_pretty(&users_json).unwrap()).unwrap();
+        std::fs::write(
+            &users_file,
+            serde_json::to_string_pretty(&users_json).unwrap(),
+        )
+        .unwrap();
 
         let keys: Vec<(String, String)> = users
             .iter()
-            .map(|t| (t.name.clone(), format!("tskey-auth-CANARY{}{}", t.uid, unique_name("k").replace('-', ""))))
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    format!(
+                        "tskey-auth-CANARY{}{}",
+                        t.uid,
+                        unique_name("k").replace('-', "")
+                    ),
+                )
+            })
             .collect();
         let mut items = serde_json::Map::new();
         if opts.with_keys {
@@ -237,7 +276,11 @@ impl World {
         }
         let token = format!("ops_TOKENCANARY{}", std::process::id());
         let store = dir.path().join("op-store.json");
-        std::fs::write(&store, serde_json::json!({"token": token, "items": items}).to_string()).unwrap();
+        std::fs::write(
+            &store,
+            serde_json::json!({"token": token, "items": items}).to_string(),
+        )
+        .unwrap();
         let creds = dir.path().join("creds");
         std::fs::create_dir_all(&creds).unwrap();
         let token_file = creds.join("op-service-account-token");
@@ -300,7 +343,11 @@ impl World {
     }
 
     fn start_daemon(&mut self, config: &Path, op_delay_ms: u64) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.daemon_log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.daemon_log)
+            .unwrap();
         let child = Command::new(bin_path("devboxd").unwrap())
             .arg("--config")
             .arg(config)
@@ -328,7 +375,10 @@ impl World {
             std::os::unix::net::UnixStream::connect(&s).ok().map(|_| ())
         });
         if r.is_err() || exited {
-            panic!("devboxd did not start: {}", std::fs::read_to_string(&daemon_log).unwrap_or_default());
+            panic!(
+                "devboxd did not start: {}",
+                std::fs::read_to_string(&daemon_log).unwrap_or_default()
+            );
         }
     }
 
@@ -353,7 +403,11 @@ impl World {
     /// A container name unique to this test.
     pub fn name(&self, base: &str) -> String {
         let n = format!("{base}-{}", self.instance);
-        n.chars().take(63).collect::<String>().trim_end_matches('-').to_string()
+        n.chars()
+            .take(63)
+            .collect::<String>()
+            .trim_end_matches('-')
+            .to_string()
     }
 
     /// Runs devbox-ctl as root.
@@ -374,7 +428,12 @@ impl World {
 
     pub fn ctl_as_env(&self, user: &TestUser, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new("runuser");
-        cmd.arg("-u").arg(&user.name).arg("--").arg(&self.ctl).arg("--socket").arg(&self.socket);
+        cmd.arg("-u")
+            .arg(&user.name)
+            .arg("--")
+            .arg(&self.ctl)
+            .arg("--socket")
+            .arg(&self.socket);
         cmd.args(args).stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
@@ -393,7 +452,11 @@ impl World {
             .arg(format!("label=devbox.instance={}", self.instance))
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|s| !s.is_empty()).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     /// Names of this world's volumes.
@@ -403,7 +466,11 @@ impl World {
             .arg(format!("label=devbox.instance={}", self.instance))
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|s| !s.is_empty()).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -411,10 +478,14 @@ impl Drop for World {
     fn drop(&mut self) {
         self.stop_daemon();
         for c in self.podman_containers() {
-            let _ = Command::new("podman").args(["rm", "-f", "-t", "0", &c]).output();
+            let _ = Command::new("podman")
+                .args(["rm", "-f", "-t", "0", &c])
+                .output();
         }
         for v in self.podman_volumes() {
-            let _ = Command::new("podman").args(["volume", "rm", "-f", &v]).output();
+            let _ = Command::new("podman")
+                .args(["volume", "rm", "-f", &v])
+                .output();
         }
     }
 }
@@ -434,14 +505,26 @@ pub fn both(o: &Output) -> String {
 /// Asserts success and returns stdout.
 #[track_caller]
 pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "expected success, got {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "expected success, got {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
     stdout(&o)
 }
 
 /// Asserts failure with `code` and returns stderr.
 #[track_caller]
 pub fn fails(o: Output, code: i32) -> String {
-    assert_eq!(o.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
     stderr(&o)
 }
 
