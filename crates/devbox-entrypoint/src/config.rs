@@ -49,6 +49,8 @@ pub struct Config {
     /// A session process (SSH, Zed) older than this no longer counts as activity.
     pub session_max_age: Duration,
     pub logout_on_stop: bool,
+    /// A self-hosted control server (Headscale) for `tailscale up --login-server`.
+    pub login_server: Option<String>,
 }
 
 impl Config {
@@ -314,6 +316,17 @@ impl Config {
             .as_secs(),
         );
         let logout_on_stop = r.boolean("DEVBOX_LOGOUT_ON_STOP", true);
+        let login_server = r.opt("DEVBOX_TAILSCALE_LOGIN_SERVER");
+        if let Some(url) = &login_server {
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.chars().any(|c| c.is_whitespace() || c == '@');
+            if !ok {
+                r.errors.push(format!(
+                    "DEVBOX_TAILSCALE_LOGIN_SERVER={url:?} must be an http(s) URL without \
+                     credentials, e.g. https://headscale.example.org"
+                ));
+            }
+        }
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -343,6 +356,7 @@ impl Config {
             activity_interval,
             session_max_age,
             logout_on_stop,
+            login_server,
         })
     }
 }
@@ -396,6 +410,17 @@ mod tests {
         assert_eq!(c.sync_folder, PathBuf::from("/home/dev/sync"));
         assert_eq!(c.syncthing_gui, "127.0.0.1:8384");
         assert_eq!(c.stop_grace, Duration::from_millis(3000));
+        assert_eq!(c.login_server, None);
+        let bad = cfg(&[
+            ("DEVBOX_HOSTNAME", "a"),
+            ("DEVBOX_OWNER", "alice"),
+            (
+                "DEVBOX_TAILSCALE_LOGIN_SERVER",
+                "https://user:pw@hs.example.org",
+            ),
+        ])
+        .unwrap_err();
+        assert!(bad.to_string().contains("without credentials"), "{bad}");
     }
 
     #[test]

@@ -646,6 +646,9 @@ impl Supervisor {
         if self.up.force_reauth {
             args.push("--force-reauth".into());
         }
+        if let Some(url) = &self.cfg.login_server {
+            args.push(format!("--login-server={url}"));
+        }
         match crate::helpers::unblock_signals_in_child(&mut Command::new("tailscale"))
             .args(&args)
             .stdin(Stdio::null())
