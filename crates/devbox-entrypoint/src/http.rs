@@ -20,7 +20,8 @@ pub fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<(u16, Str
     let sock: SocketAddr = addr
         .parse()
         .map_err(|_| HttpError::Address(addr.to_string()))?;
-    let timeout = Duration::from_secs(2);
+    // Local probes only: a hung server must not hold up PID 1's loop (and a stop) for long.
+    let timeout = Duration::from_millis(500);
     let mut s = TcpStream::connect_timeout(&sock, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;

@@ -590,7 +590,8 @@ impl Supervisor {
         self.services
             .iter()
             .any(|s| s.spec.name == TAILSCALED && s.pid.is_some())
-            && self.cfg.tailscaled_socket().exists()
+            // Connectable, not just present: a crashed daemon leaves its socket file behind.
+            && std::os::unix::net::UnixStream::connect(self.cfg.tailscaled_socket()).is_ok()
     }
 
     fn maybe_tailscale_up(&mut self, now: Instant) {
@@ -729,7 +730,7 @@ impl Supervisor {
                     self.cfg.tailscaled_socket().display()
                 ))
                 .args(["status", "--json"]),
-            Duration::from_secs(3),
+            Duration::from_secs(1),
         );
         let Ok(out) = out else {
             return;
