@@ -6,6 +6,17 @@ let
 
   snakeOil = import "${pkgs.path}/nixos/tests/ssh-keys.nix" pkgs;
 
+  # users.nix of the tests (./users.nix) with the pinned nixpkgs' snake-oil public keys: alice
+  # the ECDSA pair, bob the Ed25519 pair. builtins.toFile: a plain file, no build at evaluation.
+  usersFile = builtins.toFile "devbox-vm-users.nix" (
+    lib.generators.toPretty { } (
+      import ./users.nix {
+        alicePublicKey = snakeOil.snakeOilPublicKey;
+        bobPublicKey = snakeOil.snakeOilEd25519PublicKey;
+      }
+    )
+  );
+
   # The 1Password service-account token of the tests: a canary that must never appear in a
   # container's inspect output, environment or logs.
   opTokenCanary = "ops_CANARY-op-token-4f1d9c";
@@ -111,7 +122,7 @@ in
 
       services.devbox.orchestrator = {
         enable = true;
-        usersFile = ./users.nix;
+        inherit usersFile;
         opServiceAccountTokenFile = "/var/lib/secrets/op-service-account-token";
         opPackage = fakeOp;
         image = self.lib.mkDevcontainerImage {

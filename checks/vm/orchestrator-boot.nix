@@ -36,10 +36,13 @@ pkgs.testers.runNixOSTest {
               assert line in effective.splitlines(), f"sshd -T lacks '{line}'"
 
       with subtest("ssh: the user's key is accepted, passwords and root are refused"):
-          client.succeed("install -m 0600 ${common.snakeOil.snakeOilPrivateKey} /root/id_snakeoil")
+          client.succeed("install -m 0600 ${common.snakeOil.snakeOilPrivateKey} /root/id_alice")
+          client.succeed("install -m 0600 ${common.snakeOil.snakeOilEd25519PrivateKey} /root/id_bob")
           opts = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10"
-          client.wait_until_succeeds(f"ssh {opts} -i /root/id_snakeoil alice@devbox true", timeout=120)
-          assert client.succeed(f"ssh {opts} -i /root/id_snakeoil bob@devbox id -un").strip() == "bob"
+          client.wait_until_succeeds(f"ssh {opts} -i /root/id_alice alice@devbox true", timeout=120)
+          assert client.succeed(f"ssh {opts} -i /root/id_bob bob@devbox id -un").strip() == "bob"
+          # Each key opens its own account only.
+          client.fail(f"ssh {opts} -i /root/id_bob alice@devbox true")
           # The server offers public keys only.
           methods = client.succeed(
               f"ssh {opts} -o PreferredAuthentications=none -v alice@devbox true 2>&1 || true"
@@ -48,7 +51,7 @@ pkgs.testers.runNixOSTest {
           assert offered and all("password" not in l and "keyboard-interactive" not in l for l in offered), offered
           assert all("publickey" in l for l in offered), offered
           client.fail(f"ssh {opts} -o PreferredAuthentications=password,keyboard-interactive alice@devbox true")
-          client.fail(f"ssh {opts} -i /root/id_snakeoil root@devbox true")
+          client.fail(f"ssh {opts} -i /root/id_alice root@devbox true")
 
       with subtest("users.nix became Unix users: admins in wheel, everyone in devbox"):
           assert "wheel" in devbox.succeed("id -Gn alice").split()

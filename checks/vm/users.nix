@@ -1,8 +1,9 @@
-# users.nix of the VM tests: alice (admin) and bob, both with nixpkgs' snake-oil test key
-# (nixos/tests/ssh-keys.nix; its private half is public, so it is fit for tests only).
-let
-  snakeOilPublicKey = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBChdA2BmwcG49OrQN33f/sj+OHL5sJhwVl2Qim0vkUJQCry1zFpKTa9ZcDMiWaEhoAR6FGoaGI04ff7CS+1yybQ= snakeoil";
-in
+# users.nix of the VM tests: alice (admin) and bob, each with their own key pair from nixpkgs'
+# snake-oil test keys (nixos/tests/ssh-keys.nix; the private halves are public, so they are fit
+# for tests only). A function of the public keys, because those keys come from the pinned
+# nixpkgs (which has replaced them before): checks/vm/common.nix renders it to a users.nix file.
+# One key per person: devbox-schema refuses a key listed for two users.
+{ alicePublicKey, bobPublicKey }:
 {
   users = {
     alice = {
@@ -11,14 +12,14 @@ in
       email = "alice@example.org";
       gitUser = "alice-test";
       isAdmin = true;
-      sshKeys = [ snakeOilPublicKey ];
+      sshKeys = [ alicePublicKey ];
     };
     bob = {
       uid = 1001;
       description = "Bob Test";
       email = "bob@example.org";
       gitUser = "bob-test";
-      sshKeys = [ snakeOilPublicKey ];
+      sshKeys = [ bobPublicKey ];
     };
   };
   containers = {
