@@ -55,12 +55,20 @@ let
   };
 
   headscalePort = 8080;
+  stunPort = 3478;
 in
 {
   inherit snakeOil opTokenCanary fakeOp;
 
-  # The control server. Plain HTTP inside the test network; no DERP (the test needs logins and
-  # addresses, not relayed traffic).
+  # The control server, plain HTTP inside the test network, with headscale's embedded DERP
+  # server (as nixpkgs' nixos/tests/headscale.nix has it). A DERP region is not optional:
+  # headscale refuses to start with an empty DERP map ("initial DERPMap is empty, Headscale
+  # requires at least one entry", hscontrol/app.go), the default map URL is unreachable offline,
+  # and tailscaled stays in "Starting" until a DERP (or a peer) is live (ipn/ipnlocal
+  # nextStateLocked: `st.NumLive > 0 || st.LiveDERPs > 0`). The region headscale generates
+  # names server_url's host and port; the test image sets TS_DEBUG_USE_DERP_HTTP=1 so the
+  # containers' tailscaled speaks DERP over plain HTTP to it (derphttp's debug knob), since the
+  # test network has no TLS.
   headscaleNode =
     { nodes, ... }:
     {
@@ -75,7 +83,13 @@ in
             base_domain = "tailnet.test";
           };
           derp = {
-            server.enabled = false;
+            server = {
+              enabled = true;
+              region_id = 999;
+              region_code = "test";
+              region_name = "nix-devbox VM test";
+              stun_listen_addr = "0.0.0.0:${toString stunPort}";
+            };
             urls = [ ];
           };
           # Keys are pre-tagged: each user owns tag:devcontainer and their own tag.
@@ -101,6 +115,7 @@ in
         };
       };
       networking.firewall.allowedTCPPorts = [ headscalePort ];
+      networking.firewall.allowedUDPPorts = [ stunPort ];
       environment.systemPackages = [
         pkgs.headscale
         pkgs.jq
@@ -130,6 +145,8 @@ in
           inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) devbox-entrypoint;
           extraEnv = [
             "DEVBOX_TAILSCALE_LOGIN_SERVER=http://${nodes.headscale.networking.primaryIPAddress}:${toString headscalePort}"
+            # Test network only: DERP over plain HTTP to headscale's embedded server (see above).
+            "TS_DEBUG_USE_DERP_HTTP=1"
           ];
         };
         settings.readyTimeoutSecs = 300;
