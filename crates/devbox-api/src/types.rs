@@ -219,7 +219,7 @@ pub struct ServiceStatus {
     #[serde(default)]
     pub restarts: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
+    pub pid: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

@@ -140,6 +140,50 @@ fn create_list_status_stop_start_destroy() {
     let logs = ok(w.ctl_as(alice, &["logs", &name, "--tail", "50"]));
     assert!(!logs.is_empty());
 
+    // logs -f keeps streaming: it delivers the history and new lines (a re-auth logs some), and
+    // stays open until interrupted.
+    let mut follow = std::process::Command::new("runuser")
+        .args(["-u", &alice.name, "--"])
+        .arg(&w.ctl)
+        .arg("--socket")
+        .arg(&w.socket)
+        .args(["logs", "-f", "--tail", "1", &name])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a first log line");
+    ok(w.ctl_as(alice, &["rotate-key", &name, "--now"]));
+    let later = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a new log line while following");
+    assert_ne!(first, later);
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "logs -f ended by itself"
+    );
+    // SIGTERM: runuser passes it on to devbox-ctl (SIGKILL would orphan it).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follow.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    follow.wait().unwrap();
+
     // Destroy without --yes off a TTY refuses and changes nothing.
     let e = fails(w.ctl_as(alice, &["destroy", &name]), 2);
     assert!(e.contains("--yes"), "{e}");

@@ -88,6 +88,19 @@ fn second_container_needs_confirmation() {
     assert!(e.contains(&first) && e.contains("--another"), "{e}");
     assert_eq!(w.podman_containers(), vec![first.clone()]);
     assert_eq!(w.podman_volumes().len(), 1);
+    // On a terminal the user is asked; "n" leaves everything as it was, "y" creates.
+    let no = w.ctl_as_tty(alice, &["create", &second, "--no-start"], "n\n");
+    assert_eq!(no.status.code(), Some(6), "{}", both(&no));
+    assert!(
+        both(&no).contains("Create") && both(&no).contains(&first),
+        "{}",
+        both(&no)
+    );
+    assert_eq!(w.podman_containers(), vec![first.clone()]);
+    let yes = w.ctl_as_tty(alice, &["create", &second, "--no-start"], "y\n");
+    assert!(yes.status.success(), "{}", both(&yes));
+    ok(w.ctl_as(alice, &["destroy", &second, "--yes"]));
+    // Off a terminal, --another confirms.
     ok(w.ctl_as(alice, &["create", &second, "--no-start", "--another"]));
     let mut names = w.podman_containers();
     names.sort();

@@ -441,6 +441,35 @@ impl World {
         cmd.output().unwrap()
     }
 
+    /// Runs devbox-ctl as a test user on a pseudo-terminal (util-linux `script`), typing `input`.
+    pub fn ctl_as_tty(&self, user: &TestUser, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut line = format!(
+            "runuser -u {} -- {} --socket {}",
+            user.name,
+            self.ctl.display(),
+            self.socket.display()
+        );
+        for a in args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The terminal buffers what is typed until the prompt reads it; stdin stays open until
+        // the command is done (an early EOF would end `script`'s session).
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(&self.daemon_log).unwrap_or_default()
     }
