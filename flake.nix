@@ -112,7 +112,9 @@
                 cargoClippyExtraArgs = "--all-targets -- --deny warnings";
               }
             );
-            fmt = craneLib.cargoFmt { inherit src; };
+            # pname/version given: the root Cargo.toml is a workspace without [package], which
+            # crane's crateNameFromCargoToml would replace with placeholders (and a warning).
+            fmt = craneLib.cargoFmt { inherit (commonArgs) src pname version; };
             tests = craneLib.cargoNextest (
               commonArgs
               // {
@@ -184,11 +186,13 @@
         default = self.darwinModules.workstation;
       };
 
+      # `homeModules` is the name Nix's flake checker knows (src/nix/flake.cc, "known but
+      # unchecked community attribute"); a `homeManagerModules` alias would make every
+      # `nix flake check` warn "unknown flake output 'homeManagerModules'".
       homeModules = {
         devbox = ./modules/home/devbox.nix;
         default = self.homeModules.devbox;
       };
-      homeManagerModules = self.homeModules;
 
       packages = forSystems linuxSystems (
         pkgs:

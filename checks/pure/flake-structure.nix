@@ -17,6 +17,37 @@ let
     ../../modules/home/devbox.nix
   ];
   moduleArgs = f: builtins.functionArgs (import f);
+  # The output names Nix's flake checker knows (src/nix/flake.cc: the checked outputs plus its
+  # "known but unchecked community attribute" list); any other name makes `nix flake check`
+  # warn "unknown flake output". The top-level names need no input to be listed (laziness).
+  knownOutputs = [
+    "checks"
+    "packages"
+    "apps"
+    "formatter"
+    "legacyPackages"
+    "overlays"
+    "nixosModules"
+    "nixosConfigurations"
+    "hydraJobs"
+    "templates"
+    "bundlers"
+    "devShells"
+    "lib"
+    "darwinConfigurations"
+    "darwinModules"
+    "flakeModule"
+    "flakeModules"
+    "herculesCI"
+    "homeConfigurations"
+    "homeModule"
+    "homeModules"
+    "nixopsConfigurations"
+  ];
+  outputNames = builtins.attrNames (
+    flake.outputs (builtins.mapAttrs (_: _: { }) outputArgs // { self = { }; })
+  );
+  unknownOutputs = builtins.filter (n: !(builtins.elem n knownOutputs)) outputNames;
 in
 builtins.all (x: x) [
   (check (builtins.isString flake.description && flake.description != "") "flake.nix needs a description")
@@ -41,5 +72,6 @@ builtins.all (x: x) [
     && example.inputs.nix-darwin.follows == "nix-devbox/nix-darwin"
     && example.inputs.nixos-wsl.follows == "nix-devbox/nixos-wsl"
   ) "examples/flake.nix must follow nix-devbox's pins")
+  (check (unknownOutputs == [ ]) "flake outputs unknown to Nix's flake checker (it warns about them): ${builtins.toJSON unknownOutputs}")
   (check (builtins.all (f: builtins.isFunction (import f) && moduleArgs f ? config && moduleArgs f ? lib) modules) "every module file must be a function of { config, lib, ... }")
 ]
