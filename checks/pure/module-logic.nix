@@ -217,6 +217,21 @@ builtins.all (x: x) [
   (check (builtins.all (n: o.users.users ? ${n}) exported.derived.allUsers) "every users.nix user becomes a Unix user")
   (check (o.users.users.bob.uid == 1001 && o.users.users.bob.isNormalUser) "uid from users.nix")
   (check (o.users.users.bob.openssh.authorizedKeys.keys == exported.users.bob.sshKeys) "SSH keys from users.nix")
+  # A users.nix lacking required fields still evaluates, so the validator (a system check) is the
+  # one that reports them, with its JSON path and fix.
+  (check (
+    let
+      u =
+        (orchestrator {
+          services.devbox.orchestrator.usersFile = ../support/users-missing-fields.nix;
+        }).content;
+    in
+    builtins.deepSeq u.users.users.dave (
+      u.users.users.dave.uid == null
+      && u.users.users.dave.openssh.authorizedKeys.keys == [ ]
+      && contains "devbox-schema validate" (builtins.head u.system.checks).script
+    )
+  ) "a users.nix missing uid, description or sshKeys must reach the validator, not stop Nix")
   (check (builtins.elem "wheel" o.users.users.alice.extraGroups && !(builtins.elem "wheel" o.users.users.bob.extraGroups)) "admins, and only admins, are in wheel")
   (check (builtins.all (n: builtins.elem "devbox" o.users.users.${n}.extraGroups) exported.derived.allUsers) "everyone is in the socket group")
   (check (o.users.users.containers.subUidRanges != [ ] && o.users.users.containers.subGidRanges != [ ]) "userns=auto needs the containers subordinate ranges")

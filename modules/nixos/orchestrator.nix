@@ -50,7 +50,7 @@ let
   isWsl = config.wsl.enable or false;
   # NixOS-WSL gives wsl.defaultUser uid 1000 (modules/wsl-distro.nix).
   wslDefaultUser = config.wsl.defaultUser or null;
-  uid1000Owners = lib.attrNames (lib.filterAttrs (_: u: u.uid == 1000) users);
+  uid1000Owners = lib.attrNames (lib.filterAttrs (_: u: (u.uid or null) == 1000) users);
 in
 {
   imports = [ ./profile.nix ];
@@ -219,13 +219,17 @@ in
     networking.firewall.enable = true;
 
     # Users from users.nix, admins in wheel. Admins have no password, so sudo must not ask one.
+    # A missing required field falls back here so that evaluation goes on and the validator (a
+    # system check) reports it with its JSON path and fix, instead of Nix stopping at
+    # "attribute 'description' missing" in this file.
     users.groups.${cfg.socketGroup} = { };
     users.users =
       lib.mapAttrs (name: u: {
         isNormalUser = true;
-        inherit (u) uid description;
+        uid = u.uid or null;
+        description = u.description or "";
         extraGroups = (u.extraGroups or [ ]) ++ [ cfg.socketGroup ] ++ lib.optional (u.isAdmin or false) "wheel";
-        openssh.authorizedKeys.keys = u.sshKeys;
+        openssh.authorizedKeys.keys = u.sshKeys or [ ];
       }) users
       // {
         devboxd = {
