@@ -155,7 +155,10 @@ impl Client {
         let mut stream = BodyStream::new(resp.into_body());
         let mut buf: Vec<u8> = Vec::new();
         while let Some(frame) = stream.next().await {
-            let frame = frame.map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let Ok(frame) = frame else {
+                // The connection broke (the daemon died or restarted).
+                break;
+            };
             let Ok(data) = frame.into_data() else {
                 continue;
             };
@@ -176,7 +179,7 @@ impl Client {
         }
         Err(ClientError::Api(ApiError::new(
             ErrorCode::Internal,
-            "the daemon closed the connection before the operation finished; check `journalctl -u devboxd` and `devbox-ctl list`",
+            "the daemon closed the connection before the operation finished (did it restart?); an unfinished create is undone when the daemon starts again. Check `devbox-ctl list` and `journalctl -u devboxd`",
         )))
     }
 

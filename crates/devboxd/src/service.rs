@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use crate::clock::Clock;
 use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError};
 use crate::secrets::{SecretError, SecretSource};
-use crate::state::{ContainerState, StateStore};
+use crate::state::{ContainerState, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
 
 pub const LABEL_MANAGED: &str = "devbox.managed";
@@ -396,9 +396,27 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Some(self.free_uid_base().await?)
         };
 
-        let created_volume = if existing_volume.is_some() {
+        // Write-ahead: record the create before making anything, so a daemon that dies in the
+        // middle undoes it at its next start (reconcile_at_start).
+        let created_volume = existing_volume.is_none();
+        self.update_state(name, |s| {
+            s.insert(
+                name.to_string(),
+                ContainerState {
+                    owner: caller.user.clone(),
+                    desired: DesiredState::Stopped,
+                    created_at: now,
+                    stopped_since: None,
+                    last_activity: None,
+                    key_delivered_at: None,
+                    notices_sent: vec![],
+                    pending_create: Some(PendingCreate { created_volume }),
+                },
+            );
+        })?;
+        let made_volume = if existing_volume.is_some() {
             progress.step(&format!("Reusing your kept home volume {volume}"));
-            false
+            Ok(false)
         } else {
             progress.step(&format!("Creating home volume {volume}"));
             let mut vlabels = self.base_labels();
@@ -410,9 +428,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.engine
                 .create_volume(&volume, &vlabels)
                 .await
-                .map_err(engine_err)?;
-            true
+                .map(|()| true)
         };
+        if let Err(e) = made_volume {
+            self.forget(name);
+            return Err(engine_err(e));
+        }
 
         let spec = ContainerSpec {
             name: name.to_string(),
@@ -462,6 +483,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         last_activity: None,
                         key_delivered_at: req.start.then_some(now),
                         notices_sent: vec![],
+                        pending_create: None,
                     },
                 );
             })
@@ -470,6 +492,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if let Err(e) = made {
             progress.step("Failed; removing what was made");
             self.undo_create(name, &volume, created_volume).await;
+            self.forget(name);
             return Err(e);
         }
         drop(_guard);
@@ -482,6 +505,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }),
         )
         .await
+    }
+
+    /// Drops a container's state entry (best effort: used on paths that already fail).
+    fn forget(&self, name: &str) {
+        if let Err(e) = self.update_state(name, |s| {
+            s.remove(name);
+        }) {
+            tracing::error!(container = name, error = %e, "cannot drop state entry");
+        }
     }
 
     /// The lowest id range no managed volume (of any daemon instance) uses.
@@ -713,6 +745,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     last_activity: None,
                     key_delivered_at: None,
                     notices_sent: vec![],
+                    pending_create: None,
                 });
                 e.desired = DesiredState::Running;
                 e.stopped_since = None;
@@ -773,6 +806,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     last_activity: None,
                     key_delivered_at: None,
                     notices_sent: vec![],
+                    pending_create: None,
                 });
                 e.desired = DesiredState::Stopped;
                 e.stopped_since.get_or_insert(now);
@@ -1019,6 +1053,28 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// At daemon start (host boot): bring every container whose desired state is running back up,
     /// with a freshly fetched key, and forget state of containers that no longer exist. Idempotent.
     pub async fn reconcile_at_start(&self) -> Result<(), ApiError> {
+        {
+            let _guard = self.lock.lock().await;
+            let state = self
+                .state
+                .load()
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+            for (name, entry) in &state.containers {
+                if let Some(p) = &entry.pending_create {
+                    tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
+                    self.undo_create(name, &volume_name(name), p.created_volume)
+                        .await;
+                    self.update_state(name, |s| {
+                        s.remove(name);
+                    })?;
+                    tracing::info!(
+                        target: "devbox::audit",
+                        uid = 0u32, user = "devboxd", action = "undo-create", container = %name, result = "ok",
+                        "audit"
+                    );
+                }
+            }
+        }
         let existing = self.ours().await?;
         let state = self
             .state

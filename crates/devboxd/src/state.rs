@@ -34,6 +34,18 @@ pub struct ContainerState {
     /// Lifecycle notices already sent (for the next issue's auto-stop/destroy rules).
     #[serde(default)]
     pub notices_sent: Vec<String>,
+    /// Set while a create is in progress (a write-ahead journal): if the daemon dies in the
+    /// middle, the reconciler at the next start removes what the create made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingCreate>,
+}
+
+/// What an unfinished create may have made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate {
+    /// The create made the home volume (false: it reused a kept one, which must survive).
+    pub created_volume: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,6 +131,7 @@ mod tests {
                 last_activity: None,
                 key_delivered_at: None,
                 notices_sent: vec![],
+                pending_create: None,
             },
         );
         store.save(&s).unwrap();

@@ -234,3 +234,78 @@ fn a_container_that_never_gets_ready_is_rolled_back() {
     let state = std::fs::read_to_string(w.state_dir.join("state.json")).unwrap_or_default();
     assert!(!state.contains("never"), "{state}");
 }
+
+#[test]
+fn a_daemon_killed_mid_create_undoes_it_at_the_next_start() {
+    if skip("a_daemon_killed_mid_create_undoes_it_at_the_next_start") {
+        return;
+    }
+    let mut w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            ready_timeout_secs: 120,
+            ..Options::default()
+        },
+    );
+    // A key the fake control plane refuses keeps the create waiting for "ready".
+    let store_path = w.dir.path().join("op-store.json");
+    let mut store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+    let reference = format!("op://DevBox/{}-tailscale-authkey/password", w.user(0).name);
+    store["items"][&reference] = serde_json::Value::String("not-a-tailscale-key".into());
+    std::fs::write(&store_path, store.to_string()).unwrap();
+
+    let name = w.name("crash");
+    let create = std::process::Command::new("runuser")
+        .args(["-u", &w.user(0).name, "--"])
+        .arg(&w.ctl)
+        .arg("--socket")
+        .arg(&w.socket)
+        .args(["create", &name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state_file = w.state_dir.join("state.json");
+    devbox_test_kit::poll_until(
+        std::time::Duration::from_secs(30),
+        "a half-made create",
+        || {
+            let state = std::fs::read_to_string(&state_file).ok()?;
+            (state.contains("pendingCreate") && w.podman_containers() == vec![name.clone()])
+                .then_some(())
+        },
+    )
+    .unwrap();
+    // SIGKILL: no chance to clean up.
+    let pid = w.daemon.as_ref().unwrap().id();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = create.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("closed the connection"),
+        "{}",
+        stderr(&out)
+    );
+    w.daemon.take().map(|mut c| c.wait());
+    assert_eq!(w.podman_volumes().len(), 1, "half made before the restart");
+
+    w.restart_daemon();
+    devbox_test_kit::poll_until(
+        std::time::Duration::from_secs(30),
+        "the reconciler to undo the create",
+        || (w.podman_containers().is_empty() && w.podman_volumes().is_empty()).then_some(()),
+    )
+    .unwrap();
+    let state = std::fs::read_to_string(&state_file).unwrap();
+    assert!(!state.contains(&name), "{state}");
+    assert!(
+        w.daemon_log().contains("action=\"undo-create\""),
+        "{}",
+        w.daemon_log()
+    );
+}
