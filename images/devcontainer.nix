@@ -132,7 +132,22 @@ dockerTools.streamLayeredImage {
     chmod 0700 ./root
     chown -R ${toString devUid}:${toString devGid} ./home/dev
     ln -s ${zed.remote_server}/bin/${zedServerName} .${zedServerBinary}
-  '';
+  ''
+  # Single-user Nix for `dev` (there is no daemon): Nix writes new paths into /nix/store and
+  # takes its locks and database under /nix/var/nix, which includeNixDB creates root-owned in
+  # this layer. This layer is the image's top one, so its /nix/store directory entry is the one
+  # the container sees; the store paths themselves stay root-owned and read-only.
+  + (
+    if withNix then
+      ''
+        mkdir -p ./nix/store ./nix/var/nix
+        chmod 0755 ./nix/store
+        chown ${toString devUid}:${toString devGid} ./nix/store
+        chown -R ${toString devUid}:${toString devGid} ./nix/var
+      ''
+    else
+      ""
+  );
 
   config = {
     Entrypoint = [ "/bin/devbox-entrypoint" ];

@@ -54,6 +54,12 @@ builtins.all (x: x) [
   (check (builtins.elem "DEVBOX_ZED_VERSION=0.1.0+stable" env) "DEVBOX_ZED_VERSION must be the version part of nixpkgs' remoteServerExecutableName")
   (check (contains "ln -s /stub/zed-editor-remote_server/bin/zed-remote-server-stable-0.1.0[+]stable ./opt/devbox/zed-remote-server" image.fakeRootCommands) "the Zed remote server must be linked at /opt/devbox/zed-remote-server")
   (check (contains "chown -R 1000:1000 ./home/dev" image.fakeRootCommands) "/home/dev must belong to dev (1000:1000)")
+  # Single-user Nix as dev: the store directory and /nix/var/nix (database, locks) are dev's.
+  (check (
+    contains "chown 1000:1000 ./nix/store" image.fakeRootCommands
+    && contains "chown -R 1000:1000 ./nix/var" image.fakeRootCommands
+    && !(contains "./nix/" imageNoNix.fakeRootCommands)
+  ) "with Nix, /nix/store and /nix/var must belong to dev (and be left alone without Nix)")
   (check (
     (builtins.filter (p: p.stubPackage == "fakeNss") image.contents) != [ ]
     && builtins.elem "dev:x:1000:1000:dev:/home/dev:/bin/bash" (builtins.head (builtins.filter (p: p.stubPackage == "fakeNss") image.contents)).overrideArgs.extraPasswdLines
