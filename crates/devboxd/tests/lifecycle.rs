@@ -117,6 +117,17 @@ fn create_list_status_stop_start_destroy() {
     let human = ok(w.ctl_as(alice, &["status", &name]));
     assert!(human.contains(&format!("ssh dev@{name}")), "{human}");
 
+    // The node is in the (fake) tailnet under the container's name.
+    let control = Command::new("podman")
+        .args(["exec", &name, "cat", "/var/lib/fake-tailscale/control.json"])
+        .output()
+        .unwrap();
+    let control: serde_json::Value = serde_json::from_slice(&control.stdout).unwrap();
+    assert!(
+        control["devices"].as_array().unwrap().iter().any(|d| d["hostname"] == name.as_str()),
+        "{control}"
+    );
+
     // Stop keeps the container and the volume; the state file records the intent.
     let stopped = std::time::Instant::now();
     ok(w.ctl_as(alice, &["stop", &name]));
@@ -124,6 +135,20 @@ fn create_list_status_stop_start_destroy() {
     assert_eq!(inspect(&name)["State"]["Running"], false);
     let state = std::fs::read_to_string(w.state_dir.join("state.json")).unwrap();
     assert!(state.contains("\"desired\": \"stopped\""), "{state}");
+    // Stop logged the node out of the (fake) tailnet: the ephemeral device is gone at once.
+    let control = Command::new("podman")
+        .args(["cp", &format!("{name}:/var/lib/fake-tailscale/control.json"), "-"])
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "{}", String::from_utf8_lossy(&control.stderr));
+    let tar = String::from_utf8_lossy(&control.stdout).to_string();
+    assert!(tar.contains("\"devices\""), "{tar}");
+    assert!(!tar.contains(&format!("\"hostname\":\"{name}\"")) && !tar.contains(&format!("\"hostname\": \"{name}\"")), "device left after stop: {tar}");
+    let argv = Command::new("podman")
+        .args(["cp", &format!("{name}:/tmp/devbox-fakes/argv.jsonl"), "-"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&argv.stdout).contains("\"logout\""), "no `tailscale logout` recorded");
     println!("stop took {stop_secs:.2}s");
 
     // Data on the volume survives stop/start.
