@@ -490,7 +490,9 @@ impl Supervisor {
         for s in &self.services {
             consider(s.next_start);
         }
-        consider(self.up.next_attempt);
+        // A past retry time that is not acted on (no key, tailscaled down) must not spin the
+        // loop; the 1 s tick picks it up once the login can run.
+        consider(self.up.next_attempt.filter(|t| *t > now));
         consider(Some(self.next_probe));
         if let Some(sd) = &self.shutdown {
             consider(Some(sd.stage_deadline));

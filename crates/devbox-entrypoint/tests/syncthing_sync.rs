@@ -90,7 +90,7 @@ impl HostPeer {
             .env("STMONITORED", "1")
             .env("STNOUPGRADE", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(base.join("peer.log")).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -273,7 +273,14 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
             .ok()
             .filter(|c| c == "written in the box\n")
     })
-    .unwrap();
+    .unwrap_or_else(|e| {
+        let peer_log = std::fs::read_to_string(peer.home.parent().unwrap().join("peer.log"));
+        panic!(
+            "{e}\nbox log:\n{}\nhost peer log:\n{}",
+            b.logs(),
+            peer_log.unwrap_or_default()
+        )
+    });
     println!("box -> host: {:?}", t.elapsed());
 
     // Conflict: both sides edit the same file while the host's folder is paused.
