@@ -207,7 +207,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     async fn authorize(&self, caller: &Caller, name: &str) -> Result<ContainerRecord, ApiError> {
         validate_name(name).map_err(bad)?;
         let c = self.engine.inspect(name).await.map_err(engine_err)?;
-        let Some(c) = c.filter(|c| self.is_ours(c)) else {
+        // Podman also resolves ID prefixes; only the exact name counts.
+        let Some(c) = c.filter(|c| self.is_ours(c) && c.name == name) else {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
                 format!("there is no dev container named {name:?}; `devbox-ctl list` shows yours"),
@@ -280,7 +281,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
         progress.step("Checking name and quotas");
         let _guard = self.lock.lock().await;
-        if let Some(existing) = self.engine.inspect(name).await.map_err(engine_err)? {
+        if let Some(existing) = self
+            .engine
+            .inspect(name)
+            .await
+            .map_err(engine_err)?
+            .filter(|c| c.name == name)
+        {
             let owner = existing
                 .labels
                 .get(LABEL_OWNER)

@@ -142,3 +142,31 @@ fn strangers_and_a_missing_daemon_get_clear_errors() {
     let e = fails(w.ctl_as(w.user(0), &["doctor"]), 3);
     assert!(e.contains("cannot reach devboxd"), "{e}");
 }
+
+#[test]
+fn container_ids_are_not_names() {
+    if skip("container_ids_are_not_names") {
+        return;
+    }
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
+    let name = w.name("idp");
+    ok(w.ctl_as(w.user(0), &["create", &name, "--no-start"]));
+    let id = std::process::Command::new("podman")
+        .args(["inspect", "--format", "{{.Id}}", &name])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    // A prefix of the container's ID made only of letters/digits is a valid name; Podman would
+    // resolve it to the container, devbox must not.
+    let prefix: String = id.chars().take(12).collect();
+    if devbox_api::validate::validate_name(&prefix).is_ok() {
+        let e = fails(w.ctl_as(w.user(0), &["status", &prefix]), 5);
+        assert!(e.contains("no dev container"), "{e}");
+        let e = fails(w.ctl_as(w.user(1), &["destroy", &prefix, "--yes"]), 5);
+        assert!(e.contains("no dev container"), "{e}");
+    }
+    assert_eq!(w.podman_containers(), vec![name]);
+}

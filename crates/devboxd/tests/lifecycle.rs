@@ -124,7 +124,11 @@ fn create_list_status_stop_start_destroy() {
         .unwrap();
     let control: serde_json::Value = serde_json::from_slice(&control.stdout).unwrap();
     assert!(
-        control["devices"].as_array().unwrap().iter().any(|d| d["hostname"] == name.as_str()),
+        control["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["hostname"] == name.as_str()),
         "{control}"
     );
 
@@ -137,18 +141,33 @@ fn create_list_status_stop_start_destroy() {
     assert!(state.contains("\"desired\": \"stopped\""), "{state}");
     // Stop logged the node out of the (fake) tailnet: the ephemeral device is gone at once.
     let control = Command::new("podman")
-        .args(["cp", &format!("{name}:/var/lib/fake-tailscale/control.json"), "-"])
+        .args([
+            "cp",
+            &format!("{name}:/var/lib/fake-tailscale/control.json"),
+            "-",
+        ])
         .output()
         .unwrap();
-    assert!(control.status.success(), "{}", String::from_utf8_lossy(&control.stderr));
+    assert!(
+        control.status.success(),
+        "{}",
+        String::from_utf8_lossy(&control.stderr)
+    );
     let tar = String::from_utf8_lossy(&control.stdout).to_string();
     assert!(tar.contains("\"devices\""), "{tar}");
-    assert!(!tar.contains(&format!("\"hostname\":\"{name}\"")) && !tar.contains(&format!("\"hostname\": \"{name}\"")), "device left after stop: {tar}");
+    assert!(
+        !tar.contains(&format!("\"hostname\":\"{name}\""))
+            && !tar.contains(&format!("\"hostname\": \"{name}\"")),
+        "device left after stop: {tar}"
+    );
     let argv = Command::new("podman")
         .args(["cp", &format!("{name}:/tmp/devbox-fakes/argv.jsonl"), "-"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&argv.stdout).contains("\"logout\""), "no `tailscale logout` recorded");
+    assert!(
+        String::from_utf8_lossy(&argv.stdout).contains("\"logout\""),
+        "no `tailscale logout` recorded"
+    );
     println!("stop took {stop_secs:.2}s");
 
     // Data on the volume survives stop/start.
