@@ -197,7 +197,14 @@ builtins.all (x: x) [
   (check (failing {
     networking.firewall.enable = false;
     wsl.enable = true;
-  } == [ ]) "under WSL the firewall cannot be enforced and is not asserted")
+  } == [ ]) "under WSL the firewall may be off (Windows Defender Firewall) and is not asserted")
+  # On bare metal the firewall is a plain definition (a conflicting `false` is an error, only
+  # mkForce gets past it, and then the assertion); under WSL only a default, so a WSL host can
+  # turn it off without mkForce.
+  (check (o.networking.firewall.enable == true) "the orchestrator turns the firewall on")
+  (check (
+    (orchestrator { wsl.enable = true; }).content.networking.firewall.enable == lib.mkDefault true
+  ) "under WSL the firewall is on by default only")
   (check (refusedWith {
     wsl.enable = true;
     wsl.defaultUser = "nixos";

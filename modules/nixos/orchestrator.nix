@@ -216,7 +216,11 @@ in
       };
     };
 
-    networking.firewall.enable = true;
+    # On everywhere. Under WSL only as a default: NixOS-WSL leaves the firewall alone (its
+    # modules/wsl-distro.nix sets no networking.firewall), and a WSL host may turn it off and
+    # rely on Windows Defender Firewall without mkForce; the assertion above allows that there
+    # only.
+    networking.firewall.enable = if isWsl then lib.mkDefault true else true;
 
     # Users from users.nix, admins in wheel. Admins have no password, so sudo must not ask one.
     # A missing required field falls back here so that evaluation goes on and the validator (a
