@@ -523,9 +523,25 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
+    let json = cli.json;
     if let Err(e) = run(cli).await {
+        let code = exit_code(&e);
         eprintln!("devbox-ctl: {e:#}");
-        std::process::exit(exit_code(&e));
+        if json {
+            // Machine output: the error as JSON on stdout too.
+            let api_code = e
+                .chain()
+                .find_map(|c| match c.downcast_ref::<ClientError>() {
+                    Some(ClientError::Api(a)) => serde_json::to_value(a.code).ok(),
+                    Some(ClientError::Connect { .. }) => Some("daemon-unreachable".into()),
+                    _ => None,
+                });
+            println!(
+                "{}",
+                serde_json::json!({"error": {"code": api_code, "message": format!("{e:#}"), "exitCode": code}})
+            );
+        }
+        std::process::exit(code);
     }
 }
 

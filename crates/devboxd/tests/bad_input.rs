@@ -93,6 +93,13 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
         "{r:?}"
     );
 
+    // --json errors are JSON on stdout as well.
+    let o = w.ctl_as(alice, &["--json", "status", "nope"]);
+    assert_eq!(o.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["error"]["code"], "not-found");
+    assert_eq!(v["error"]["exitCode"], 5);
+
     // Unknown containers.
     for op in [
         vec!["status", "nope"],
