@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::DevBox;
+use common::{podman_quick, DevBox};
 use devbox_entrypoint::config::Config;
-use devbox_test_kit::podman::{podman, podman_output};
+use devbox_test_kit::podman::{podman, podman_output_within};
 use devbox_test_kit::{poll_until, skip_host_tests};
 
 const BOX_HOME: &str = "/home/dev/.config/syncthing";
@@ -127,11 +127,15 @@ fn box_cli(b: &DevBox, args: &[&str]) -> String {
     let home = format!("--home={BOX_HOME}");
     let mut a = vec!["exec", "-u", "dev", &b.name, "syncthing", "cli", &home];
     a.extend_from_slice(args);
-    podman(&a).unwrap()
+    podman_quick(&a).unwrap()
 }
 
 fn box_read(b: &DevBox, file: &str) -> Option<String> {
-    let out = podman_output(&["exec", &b.name, "cat", &format!("/home/dev/sync/{file}")]).ok()?;
+    let out = podman_output_within(
+        &["exec", &b.name, "cat", &format!("/home/dev/sync/{file}")],
+        common::EXEC_TRY,
+    )
+    .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -157,7 +161,7 @@ fn host_contents(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn box_contents(b: &DevBox) -> Vec<(String, String)> {
-    let listing = podman(&[
+    let listing = podman_quick(&[
         "exec", &b.name, "sh", "-c",
         "cd /home/dev/sync && for f in *; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(cat \"$f\")\"; done; true",
     ])
@@ -258,7 +262,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     });
     // Box -> host.
     let t = Instant::now();
-    podman(&[
+    podman_quick(&[
         "exec",
         "-u",
         "dev",
@@ -292,7 +296,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "true"])
         .unwrap();
     std::fs::write(peer.folder.join("shared.txt"), "host edit\n").unwrap();
-    podman(&[
+    podman_quick(&[
         "exec",
         "-u",
         "dev",

@@ -1,8 +1,12 @@
 //! Small helpers for tests that drive the real `podman` CLI (rootful).
 
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::{KitError, Result};
+
+/// Upper bound for any podman call of the kit (an image import included).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Runs `podman ARGS`, returns its trimmed stdout or an error carrying stderr.
 pub fn podman(args: &[&str]) -> Result<String> {
@@ -20,11 +24,59 @@ pub fn podman(args: &[&str]) -> Result<String> {
 
 /// Runs `podman ARGS` and returns the raw output whatever the exit status.
 pub fn podman_output(args: &[&str]) -> Result<Output> {
-    Command::new("podman")
+    podman_output_within(args, DEFAULT_TIMEOUT)
+}
+
+/// Like [`podman_output`], but kills podman after `timeout` (Podman 4.3's `exec` can hang
+/// under load; a poll loop then simply tries again).
+pub fn podman_output_within(args: &[&str], timeout: Duration) -> Result<Output> {
+    use std::io::Read;
+    let mut child = Command::new("podman")
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| KitError::io("run podman (is it installed? scripts/setup-debian.sh)", e))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| KitError::io("run podman (is it installed? scripts/setup-debian.sh)", e))?;
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_end(&mut v);
+        }
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_end(&mut v);
+        }
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child
+            .try_wait()
+            .map_err(|e| KitError::io("wait for podman", e))?
+        {
+            break st;
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(KitError::Timeout {
+                what: format!("podman {}", args.join(" ")),
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ok(Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    })
 }
 
 /// Runs `podman ARGS` with `input` on stdin (e.g. `exec -i ... deliver-key`).

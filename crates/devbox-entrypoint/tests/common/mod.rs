@@ -6,10 +6,39 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use devbox_entrypoint::status::Status;
-use devbox_test_kit::podman::{podman, podman_output, podman_with_stdin, Cleanup};
+use devbox_test_kit::podman::{
+    podman, podman_output, podman_output_within, podman_with_stdin, Cleanup,
+};
+use devbox_test_kit::KitError;
 use devbox_test_kit::{poll_until, testbed, unique_name};
 
 pub const WAIT: Duration = Duration::from_secs(30);
+/// One `podman exec` try; Podman 4.3's exec now and then hangs under load.
+pub const EXEC_TRY: Duration = Duration::from_secs(20);
+
+/// `podman ARGS` for quick calls (exec, inspect): killed after [`EXEC_TRY`] and tried again,
+/// up to three times, when it hangs. Returns stdout of a successful run.
+pub fn podman_quick(args: &[&str]) -> Result<String, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match podman_output_within(args, EXEC_TRY) {
+            Ok(out) if out.status.success() => {
+                return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            }
+            Ok(out) => {
+                return Err(format!(
+                    "podman {}: {}{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+            Err(e @ KitError::Timeout { .. }) => last = e.to_string(),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(last)
+}
 
 pub struct DevBox {
     pub name: String,
@@ -82,7 +111,7 @@ impl DevBox {
     }
 
     pub fn exec(&self, cmd: &str) -> String {
-        podman(&["exec", &self.name, "sh", "-c", cmd]).unwrap()
+        podman_quick(&["exec", &self.name, "sh", "-c", cmd]).unwrap()
     }
 
     pub fn status(&self) -> Option<Status> {
