@@ -116,6 +116,7 @@ pub struct Supervisor {
     ts: TailscaleStatus,
     up: UpTask,
     device_id: Option<String>,
+    next_device_id_try: Instant,
     zed: ZedStatus,
     activity: Option<Activity>,
     next_probe: Instant,
@@ -356,6 +357,7 @@ impl Supervisor {
             services,
             up: UpTask::default(),
             device_id: None,
+            next_device_id_try: Instant::now(),
             zed,
             activity,
             next_probe: Instant::now() + Duration::from_millis(500),
@@ -579,7 +581,8 @@ impl Supervisor {
             }
         }
         self.maybe_tailscale_up(now);
-        if self.cfg.syncthing && self.device_id.is_none() {
+        if self.cfg.syncthing && self.device_id.is_none() && now >= self.next_device_id_try {
+            self.next_device_id_try = now + Duration::from_millis(500);
             self.read_device_id();
         }
         if now >= self.next_probe {
