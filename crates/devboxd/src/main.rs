@@ -99,23 +99,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tracing::error!(error = %e, "reconcile at start failed");
         }
     });
-    let shutdown = async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::info!("devboxd shutting down");
-    };
-    server::serve(listener, app, shutdown)
-        .await
-        .context("serving the socket")?;
+    // SIGTERM/SIGINT: stop accepting, let running operations finish for a bounded time (each
+    // is undoable: an unfinished create is rolled back at the next start), then exit.
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let serve = server::serve(listener, app, async move { stopped.notified().await });
+    tokio::select! {
+        r = serve => r.context("serving the socket")?,
+        () = async {
+            wait_for_signal().await;
+            tracing::info!("devboxd shutting down");
+            stop.notify_one();
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("operations still running after {}s; exiting anyway", SHUTDOWN_GRACE.as_secs()),
+    }
     let _ = std::fs::remove_file(&config.socket_path);
     Ok(())
+}
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+async fn wait_for_signal() {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 #[tokio::main]

@@ -3,7 +3,8 @@
 //! Every mutation holds one lock from quota check to commit, so concurrent requests cannot exceed a
 //! limit, and every failing mutation undoes what it made (no orphan volume, container or key file).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use devbox_api::validate::{parse_memory, validate_cpu, validate_name};
@@ -125,7 +126,14 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     pub users: Users,
     pub settings: Settings,
     pub state: StateStore,
+    /// Admission: quota checks and the making of a container are serialized by this lock, so
+    /// concurrent creates cannot exceed a limit.
     lock: Mutex<()>,
+    /// Every operation on one container holds that container's lock for its whole duration, so
+    /// a slow start of one container does not hold up everyone else.
+    per_container: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Serializes read-modify-write of the state file.
+    state_lock: std::sync::Mutex<()>,
 }
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
@@ -145,6 +153,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             settings,
             state,
             lock: Mutex::new(()),
+            per_container: std::sync::Mutex::new(HashMap::new()),
+            state_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -231,11 +241,24 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .map_err(engine_err)
     }
 
+    /// The lock of one container (created on first use).
+    fn container_lock(&self, name: &str) -> Arc<Mutex<()>> {
+        let mut map = self
+            .per_container
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(name.to_string()).or_default().clone()
+    }
+
     fn update_state(
         &self,
         name: &str,
         f: impl FnOnce(&mut BTreeMap<String, ContainerState>),
     ) -> Result<(), ApiError> {
+        let _state = self
+            .state_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut s = self
             .state
             .load()
@@ -280,88 +303,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory too large"))?;
 
         progress.step("Checking name and quotas");
-        let _guard = self.lock.lock().await;
-        if let Some(existing) = self
-            .engine
-            .inspect(name)
-            .await
-            .map_err(engine_err)?
-            .filter(|c| c.name == name)
-        {
-            let owner = existing
-                .labels
-                .get(LABEL_OWNER)
-                .cloned()
-                .unwrap_or_default();
-            let msg = if self.is_ours(&existing) && owner == caller.user {
-                format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
-            } else {
-                format!("the name {name:?} is taken on this orchestrator (names are tailnet hostnames and must be unique); pick another name")
-            };
-            return Err(ApiError::new(ErrorCode::Conflict, msg));
-        }
-        let all = self.ours().await?;
-        let mine: Vec<&ContainerRecord> = all
-            .iter()
-            .filter(|c| c.labels.get(LABEL_OWNER) == Some(&caller.user))
-            .collect();
-        if mine.len() >= policy.max_per_user as usize {
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "you already have {} dev containers, the per-user limit is {}; destroy one first (`devbox-ctl destroy NAME`)",
-                    mine.len(),
-                    policy.max_per_user
-                ),
-            ));
-        }
-        if all.len() >= policy.max_global as usize {
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "the orchestrator already runs {} dev containers, the limit is {}; ask an admin to free one",
-                    all.len(),
-                    policy.max_global
-                ),
-            ));
-        }
-        if !mine.is_empty() && !req.confirm_another {
-            let names: Vec<&str> = mine.iter().map(|c| c.name.as_str()).collect();
-            return Err(ApiError::new(
-                ErrorCode::NeedsConfirmation,
-                format!(
-                    "you already have a dev container: {}. To create another one anyway, confirm at the prompt or pass --another",
-                    names.join(", ")
-                ),
-            ));
-        }
-        let volume = volume_name(name);
-        let existing_volume = self
-            .engine
-            .volume_labels(&volume)
-            .await
-            .map_err(engine_err)?;
-        if let Some(labels) = &existing_volume {
-            if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
-                || labels.get(LABEL_OWNER) != Some(&caller.user)
-            {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    format!("a volume {volume:?} exists that is not your kept devbox home; pick another name or ask an admin"),
-                ));
-            }
-        }
-        if !self
-            .engine
-            .image_exists(&self.settings.image)
-            .await
-            .map_err(engine_err)?
-        {
-            return Err(ApiError::new(
-                ErrorCode::Unavailable,
-                format!("the dev-container image {} is not on this orchestrator; an admin should load it (see `devbox-ctl doctor`)", self.settings.image),
-            ));
-        }
+        // A first, unlocked pass answers quickly (taken name, quota, confirmation) before the
+        // 1Password round trip; the pass under the admission lock below is the authoritative one.
+        self.admit(caller, req).await?;
         // Fetch the key before making anything, so a 1Password failure leaves nothing behind.
         let key = if req.start {
             progress.step("Fetching your Tailscale auth key from 1Password");
@@ -374,6 +318,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         } else {
             None
         };
+
+        // Lock order: admission, then the container (other operations take only the latter).
+        let admission = self.lock.lock().await;
+        let container_lock = self.container_lock(name);
+        let _container = container_lock.lock().await;
+        let existing_volume = self.admit(caller, req).await?;
+        let volume = volume_name(name);
 
         let options = Options {
             cpu,
@@ -469,8 +420,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             "Creating container {name} ({cpu} CPU, {})",
             devbox_api::validate::format_memory(memory)
         ));
+        if let Err(e) = self.engine.create(&spec).await {
+            progress.step("Failed; removing what was made");
+            self.undo_create(name, &volume, created_volume).await;
+            self.forget(name);
+            return Err(engine_err(e));
+        }
+        // The container exists and carries its labels, so the quota counts it: others may go on.
+        drop(admission);
         let made = async {
-            self.engine.create(&spec).await.map_err(engine_err)?;
             if let Some(key) = &key {
                 self.bring_up(name, key, progress).await?;
             }
@@ -502,7 +460,6 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.forget(name);
             return Err(e);
         }
-        drop(_guard);
         self.status_of(
             name,
             Some(if req.start {
@@ -543,6 +500,99 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     "no free user-namespace range is left for a new home volume; remove kept volumes nobody needs",
                 )
             })
+    }
+
+    /// Name, quota, confirmation, kept-volume ownership and image checks of a create. Returns
+    /// the labels of an existing (kept) home volume of that name.
+    async fn admit(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+        let name = req.name.as_str();
+        let policy = &self.users.file.containers;
+        if let Some(existing) = self
+            .engine
+            .inspect(name)
+            .await
+            .map_err(engine_err)?
+            .filter(|c| c.name == name)
+        {
+            let owner = existing
+                .labels
+                .get(LABEL_OWNER)
+                .cloned()
+                .unwrap_or_default();
+            let msg = if self.is_ours(&existing) && owner == caller.user {
+                format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
+            } else {
+                format!("the name {name:?} is taken on this orchestrator (names are tailnet hostnames and must be unique); pick another name")
+            };
+            return Err(ApiError::new(ErrorCode::Conflict, msg));
+        }
+        let all = self.ours().await?;
+        let mine: Vec<&ContainerRecord> = all
+            .iter()
+            .filter(|c| c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .collect();
+        if mine.len() >= policy.max_per_user as usize {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "you already have {} dev containers, the per-user limit is {}; destroy one first (`devbox-ctl destroy NAME`)",
+                    mine.len(),
+                    policy.max_per_user
+                ),
+            ));
+        }
+        if all.len() >= policy.max_global as usize {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "the orchestrator already runs {} dev containers, the limit is {}; ask an admin to free one",
+                    all.len(),
+                    policy.max_global
+                ),
+            ));
+        }
+        if !mine.is_empty() && !req.confirm_another {
+            let names: Vec<&str> = mine.iter().map(|c| c.name.as_str()).collect();
+            return Err(ApiError::new(
+                ErrorCode::NeedsConfirmation,
+                format!(
+                    "you already have a dev container: {}. To create another one anyway, confirm at the prompt or pass --another",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let volume = volume_name(name);
+        let existing_volume = self
+            .engine
+            .volume_labels(&volume)
+            .await
+            .map_err(engine_err)?;
+        if let Some(labels) = &existing_volume {
+            if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
+                || labels.get(LABEL_OWNER) != Some(&caller.user)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("a volume {volume:?} exists that is not your kept devbox home; pick another name or ask an admin"),
+                ));
+            }
+        }
+        if !self
+            .engine
+            .image_exists(&self.settings.image)
+            .await
+            .map_err(engine_err)?
+        {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("the dev-container image {} is not on this orchestrator; an admin should load it (see `devbox-ctl doctor`)", self.settings.image),
+            ));
+        }
+        Ok(existing_volume)
     }
 
     async fn undo_create(&self, name: &str, volume: &str, created_volume: bool) {
@@ -643,9 +693,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let mut last;
         loop {
             match self.entrypoint_status(name).await {
-                Ok(s) if s.ready => return Ok(()),
+                // With Syncthing, ready also means its device ID is known (create prints it).
+                Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
+                    return Ok(())
+                }
                 Ok(s) => {
                     last = format!("phase {:?}", s.phase);
+                    if s.ready {
+                        last.push_str(", Syncthing device ID not known yet");
+                    }
                     if let Some(err) = &s.tailscale.error {
                         last.push_str(&format!(", tailscale: {err}"));
                     }
@@ -680,7 +736,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     ),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
         }
     }
 
@@ -724,7 +780,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
-            let _guard = self.lock.lock().await;
+            let container_lock = self.container_lock(name);
+            let _container = container_lock.lock().await;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             if !c.running() {
@@ -789,7 +846,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerInfo, ApiError> {
         let result = async {
-            let _guard = self.lock.lock().await;
+            let container_lock = self.container_lock(name);
+            let _container = container_lock.lock().await;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             if c.running() {
@@ -844,7 +902,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
         let result = async {
-            let _guard = self.lock.lock().await;
+            let container_lock = self.container_lock(name);
+            let _container = container_lock.lock().await;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             if c.running() {
@@ -906,7 +965,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
-            let _guard = self.lock.lock().await;
+            let container_lock = self.container_lock(name);
+            let _container = container_lock.lock().await;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             if !c.running() {

@@ -113,3 +113,55 @@ fn second_container_needs_confirmation() {
         .iter()
         .all(|c| c.desired == Some(devbox_api::DesiredState::Stopped)));
 }
+
+#[test]
+fn a_slow_create_does_not_hold_up_other_users() {
+    if skip("a_slow_create_does_not_hold_up_other_users") {
+        return;
+    }
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
+    // 1Password takes 4 s to answer for Alice.
+    let store_path = w.dir.path().join("op-store.json");
+    let mut store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+    let reference = format!("op://DevBox/{}-tailscale-authkey/password", w.user(0).name);
+    store["delays"] = serde_json::json!({ reference.clone(): 4000 });
+    std::fs::write(&store_path, store.to_string()).unwrap();
+
+    let slow = w.name("slow");
+    let alice = std::process::Command::new("runuser")
+        .args(["-u", &w.user(0).name, "--"])
+        .arg(&w.ctl)
+        .arg("--socket")
+        .arg(&w.socket)
+        .args(["create", &slow])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    devbox_test_kit::poll_until(
+        std::time::Duration::from_secs(30),
+        "alice's key fetch",
+        || {
+            std::fs::read_to_string(&w.op_log)
+                .ok()?
+                .contains(&reference)
+                .then_some(())
+        },
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    ok(w.ctl_as(w.user(1), &["create", &w.name("fast")]));
+    let took = started.elapsed();
+    println!("bob's create took {took:?} while alice's was waiting for 1Password");
+    assert!(
+        took < std::time::Duration::from_millis(3500),
+        "bob waited for alice: {took:?}"
+    );
+    let out = alice.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.podman_containers().len(), 2);
+}

@@ -14,7 +14,8 @@
 //!   Without `token` any non-empty token is accepted.
 //! - `FAKE_OP_LOG`: if set, each invocation appends one JSON line `{"argv": [...], "pid": N,
 //!   "tokenPresent": bool}` — never the token itself.
-//! - `FAKE_OP_DELAY_MS`: sleep this long before answering (to widen race windows in tests).
+//! - `FAKE_OP_DELAY_MS`: sleep this long before answering (to widen race windows in tests);
+//!   the store's optional `"delays": {"op://v/i/f": MS}` slows the read of one item only.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -114,6 +115,13 @@ fn main() -> ExitCode {
         return fail(&format!(
             "could not read secret {reference}: invalid secret reference: must be of the form op://<vault>/<item>/[section/]<field>"
         ));
+    }
+    if let Some(ms) = store
+        .get("delays")
+        .and_then(|d| d.get(&reference))
+        .and_then(|v| v.as_u64())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     match store
         .get("items")

@@ -476,8 +476,16 @@ impl World {
 
     /// Names of this world's containers, from Podman directly.
     pub fn podman_containers(&self) -> Vec<String> {
-        let out = Command::new("podman")
-            .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+        let out = Command::new("timeout")
+            .args([
+                "120",
+                "podman",
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+            ])
             .arg(format!("label=devbox.instance={}", self.instance))
             .output()
             .unwrap();
@@ -490,8 +498,16 @@ impl World {
 
     /// Names of this world's volumes.
     pub fn podman_volumes(&self) -> Vec<String> {
-        let out = Command::new("podman")
-            .args(["volume", "ls", "--format", "{{.Name}}", "--filter"])
+        let out = Command::new("timeout")
+            .args([
+                "120",
+                "podman",
+                "volume",
+                "ls",
+                "--format",
+                "{{.Name}}",
+                "--filter",
+            ])
             .arg(format!("label=devbox.instance={}", self.instance))
             .output()
             .unwrap();
@@ -507,13 +523,13 @@ impl Drop for World {
     fn drop(&mut self) {
         self.stop_daemon();
         for c in self.podman_containers() {
-            let _ = Command::new("podman")
-                .args(["rm", "-f", "-t", "0", &c])
+            let _ = Command::new("timeout")
+                .args(["120", "podman", "rm", "-f", "-t", "2", &c])
                 .output();
         }
         for v in self.podman_volumes() {
-            let _ = Command::new("podman")
-                .args(["volume", "rm", "-f", &v])
+            let _ = Command::new("timeout")
+                .args(["120", "podman", "volume", "rm", "-f", &v])
                 .output();
         }
     }
