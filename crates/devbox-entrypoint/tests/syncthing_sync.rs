@@ -23,6 +23,8 @@ struct HostPeer {
     folder: PathBuf,
     child: Child,
     id: String,
+    gui: String,
+    key: String,
 }
 
 impl Drop for HostPeer {
@@ -99,6 +101,8 @@ impl HostPeer {
             folder,
             child,
             id,
+            gui,
+            key,
         };
         poll_until(Duration::from_secs(20), "host syncthing API", || {
             peer.cli(&["show", "system"]).ok()
@@ -120,6 +124,53 @@ impl HostPeer {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+}
+
+/// Asks both Syncthings to rescan the folder now (REST `POST /rest/db/scan`).
+fn rescan(b: &DevBox, peer: &HostPeer) {
+    use std::io::{Read, Write};
+    if let Ok(mut s) = std::net::TcpStream::connect(&peer.gui) {
+        let _ = write!(
+            s,
+            "POST /rest/db/scan?folder=devbox-sync HTTP/1.0\r\nX-API-Key: {}\r\nContent-Length: 0\r\n\r\n",
+            peer.key
+        );
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+    let _ = podman_quick(&[
+        "exec", &b.name, "sh", "-c",
+        "key=$(sed -n 's:.*<apikey>\\(.*\\)</apikey>.*:\\1:p' /home/dev/.config/syncthing/config.xml); \
+         wget -qO- --post-data '' --header \"X-API-Key: $key\" \
+         'http://127.0.0.1:8384/rest/db/scan?folder=devbox-sync'",
+    ]);
+}
+
+/// Polls until `f` holds, within [`SYNC_WAIT`]. Changes are normally picked up by the
+/// file-system watchers within about a second; if nothing happened after 10 s, both sides are
+/// asked to rescan once (and the test says so), so a watcher missing an event under heavy load
+/// does not fail the sync itself.
+fn wait_sync<T>(what: &str, b: &DevBox, peer: &HostPeer, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut nudged = false;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if !nudged && start.elapsed() > Duration::from_secs(10) {
+            println!("note: {what}: nothing after 10 s, asking both sides to rescan");
+            rescan(b, peer);
+            nudged = true;
+        }
+        if start.elapsed() > SYNC_WAIT {
+            let peer_log = std::fs::read_to_string(peer.home.parent().unwrap().join("peer.log"));
+            panic!(
+                "timed out after {SYNC_WAIT:?} waiting for {what}\nbox log:\n{}\nhost peer log:\n{}",
+                b.logs(),
+                peer_log.unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -251,10 +302,9 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     // Host -> box.
     let t = Instant::now();
     std::fs::write(peer.folder.join("from-host.txt"), "written on the host\n").unwrap();
-    poll_until(SYNC_WAIT, "host file on the box", || {
+    wait_sync("host file on the box", &b, &peer, || {
         box_read(&b, "from-host.txt").filter(|c| c == "written on the host\n")
-    })
-    .unwrap();
+    });
     println!("host -> box: {:?}", t.elapsed());
     // A file received from a peer is user activity (a Syncthing transfer).
     b.wait_for("syncthing transfer recorded as activity", |s| {
@@ -272,27 +322,18 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         "echo 'written in the box' > /home/dev/sync/from-box.txt",
     ])
     .unwrap();
-    poll_until(SYNC_WAIT, "box file on the host", || {
+    wait_sync("box file on the host", &b, &peer, || {
         std::fs::read_to_string(peer.folder.join("from-box.txt"))
             .ok()
             .filter(|c| c == "written in the box\n")
-    })
-    .unwrap_or_else(|e| {
-        let peer_log = std::fs::read_to_string(peer.home.parent().unwrap().join("peer.log"));
-        panic!(
-            "{e}\nbox log:\n{}\nhost peer log:\n{}",
-            b.logs(),
-            peer_log.unwrap_or_default()
-        )
     });
     println!("box -> host: {:?}", t.elapsed());
 
     // Conflict: both sides edit the same file while the host's folder is paused.
     std::fs::write(peer.folder.join("shared.txt"), "v0\n").unwrap();
-    poll_until(SYNC_WAIT, "shared file on the box", || {
+    wait_sync("shared file on the box", &b, &peer, || {
         box_read(&b, "shared.txt").filter(|c| c == "v0\n")
-    })
-    .unwrap();
+    });
     peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "true"])
         .unwrap();
     std::fs::write(peer.folder.join("shared.txt"), "host edit\n").unwrap();
@@ -316,10 +357,9 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
         v["local"]["size"].as_u64()
     };
-    poll_until(SYNC_WAIT, "box indexed its edit", || {
+    wait_sync("box indexed its edit", &b, &peer, || {
         (local_size() == Some("box edit\n".len() as u64)).then_some(())
-    })
-    .unwrap();
+    });
     peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "false"])
         .unwrap();
     let t = Instant::now();
