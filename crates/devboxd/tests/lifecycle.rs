@@ -161,7 +161,11 @@ fn create_list_status_stop_start_destroy() {
         "device left after stop: {tar}"
     );
     let argv = Command::new("podman")
-        .args(["cp", &format!("{name}:/tmp/devbox-fakes/argv.jsonl"), "-"])
+        .args([
+            "cp",
+            &format!("{name}:{}", devbox_test_kit::fakes::DEFAULT_ARGV_LOG),
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(
