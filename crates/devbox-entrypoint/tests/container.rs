@@ -44,6 +44,8 @@ fn key_delivery_brings_the_box_onto_the_tailnet_without_leaking_the_key() {
     );
     let st = b.wait_for("ready", |s| s.ready);
     assert_eq!(st.phase, Phase::Ready);
+    // Syncthing's identity shows once it has generated its keys (not part of "ready").
+    let st = b.wait_for("syncthing device ID", |s| s.syncthing.device_id.is_some());
     let ip = st.tailscale.ip.clone().unwrap();
     assert!(ip.starts_with("100.64."), "{ip}");
     let devices = b.control().list_devices().unwrap();

@@ -99,6 +99,18 @@ pub fn podman_with_stdin(args: &[&str], input: &[u8]) -> Result<Output> {
         .map_err(|e| KitError::io("wait podman", e))
 }
 
+/// `podman rm -f -t 0 NAME`, tried a few times: Podman 4.3 sometimes reports a mount busy
+/// right after a container stopped. Best effort, for cleanup paths.
+pub fn remove_container(name: &str) {
+    for _ in 0..5 {
+        match podman_output_within(&["rm", "-f", "-t", "0", name], Duration::from_secs(60)) {
+            Ok(out) if out.status.success() => return,
+            Ok(out) if String::from_utf8_lossy(&out.stderr).contains("no such container") => return,
+            _ => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
 /// Removes the containers and volumes it names when dropped (also when a test fails).
 #[derive(Debug, Default)]
 pub struct Cleanup {
@@ -128,7 +140,7 @@ impl Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for c in &self.containers {
-            let _ = podman_output(&["rm", "-f", "-t", "0", c]);
+            remove_container(c);
         }
         for v in &self.volumes {
             let _ = podman_output(&["volume", "rm", "-f", v]);

@@ -155,7 +155,7 @@ impl DevBox {
 
 impl Drop for DevBox {
     fn drop(&mut self) {
-        let _ = podman_output(&["rm", "-f", "-t", "0", &self.name]);
+        devbox_test_kit::podman::remove_container(&self.name);
         let _ = std::fs::remove_dir_all(&self.control_dir);
     }
 }
