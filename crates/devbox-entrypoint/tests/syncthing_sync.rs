@@ -25,6 +25,7 @@ struct HostPeer {
     id: String,
     gui: String,
     key: String,
+    listen_port: u16,
 }
 
 impl Drop for HostPeer {
@@ -63,7 +64,8 @@ impl HostPeer {
         let folder = base.join("sync");
         std::fs::create_dir_all(&folder).unwrap();
         let gui = format!("127.0.0.1:{}", free_port());
-        let listen = format!("tcp://0.0.0.0:{}", free_port());
+        let listen_port = free_port();
+        let listen = format!("tcp://0.0.0.0:{listen_port}");
         let cfg = Config::from_lookup(|k| match k {
             "DEVBOX_HOSTNAME" => Some("host-peer".into()),
             "DEVBOX_OWNER" => Some("alice".into()),
@@ -103,6 +105,7 @@ impl HostPeer {
             id,
             gui,
             key,
+            listen_port,
         };
         poll_until(Duration::from_secs(20), "host syncthing API", || {
             peer.cli(&["show", "system"]).ok()
@@ -249,18 +252,24 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     let ports = podman(&["port", &b.name]).unwrap_or_default();
     assert!(ports.is_empty(), "published ports: {ports}");
 
-    // Pair: each side knows the other; the host dials the box at its explicit address.
+    // Pair: each side knows the other at an explicit address (no discovery): the host dials
+    // the box's Podman IP, the box dials the host on the bridge's gateway.
+    let gateway = podman(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.Gateway}}",
+        &b.name,
+    ])
+    .unwrap();
+    // (`devices add --addresses` of Syncthing 1.19's cli crashes; add-json is the same call.)
+    let host_device = serde_json::json!({
+        "deviceID": peer.id,
+        "name": "host",
+        "addresses": [format!("tcp://{gateway}:{}", peer.listen_port)],
+    });
     box_cli(
         &b,
-        &[
-            "config",
-            "devices",
-            "add",
-            "--device-id",
-            &peer.id,
-            "--name",
-            "host",
-        ],
+        &["config", "devices", "add-json", &host_device.to_string()],
     );
     box_cli(
         &b,
@@ -275,7 +284,6 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         ],
     );
     let addr = format!("tcp://{ip}:22000");
-    // (`devices add --addresses` of Syncthing 1.19's cli crashes; add-json is the same call.)
     let device = serde_json::json!({"deviceID": box_id, "name": "box", "addresses": [addr]});
     peer.cli(&["config", "devices", "add-json", &device.to_string()])
         .unwrap();
