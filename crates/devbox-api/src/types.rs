@@ -306,3 +306,105 @@ pub struct DestroyResult {
     pub volume_kept: bool,
     pub volume: String,
 }
+
+/// What a lifecycle notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    /// The container will be stopped for inactivity at `deadline`.
+    StopWarning,
+    /// The stopped container (and its home volume) will be destroyed at `deadline`.
+    DestroyWarning,
+    /// The container was stopped for inactivity.
+    Stopped,
+    /// The container and its home volume were destroyed after being stopped too long.
+    Destroyed,
+    /// Removing the container's device from the tailnet failed; the daemon keeps retrying.
+    CleanupFailed,
+}
+
+/// A notice for a container's owner, shown by every `devbox-ctl` command and at SSH login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    pub container: String,
+    pub owner: String,
+    pub kind: NoticeKind,
+    /// For humans: what happens when and what to do.
+    pub message: String,
+    /// RFC 3339: when the warned-about action happens (warnings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// `GET /v1/notices` and `GET /v1/lifecycle` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllQuery {
+    /// Admins: every user's containers.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// The next automatic action on a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedAction {
+    /// "stop" or "destroy".
+    pub action: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// A warning the daemon sends before an automatic action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedNotice {
+    /// RFC 3339.
+    pub at: String,
+    pub hours_before: u32,
+    pub sent: bool,
+}
+
+/// One container in `gc --dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanItem {
+    pub name: String,
+    pub owner: String,
+    pub state: String,
+    pub desired: Option<DesiredState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_since: Option<String>,
+    /// None: nothing is scheduled (the rule is disabled).
+    pub next: Option<PlannedAction>,
+    pub notices: Vec<PlannedNotice>,
+}
+
+/// A destroyed container whose tailnet device could not be deleted yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCleanupInfo {
+    pub name: String,
+    pub owner: String,
+    /// RFC 3339.
+    pub since: String,
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// `GET /v1/lifecycle` (`devbox-ctl gc --dry-run`) and the result of `POST /v1/reconcile`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecyclePlan {
+    /// The daemon's time, RFC 3339.
+    pub now: String,
+    pub idle_stop_days: u32,
+    pub stopped_destroy_days: u32,
+    pub containers: Vec<PlanItem>,
+    pub pending_cleanups: Vec<PendingCleanupInfo>,
+}

@@ -41,6 +41,37 @@ pub struct Config {
     /// host id), with a stable id range per home volume; "": no user namespace.
     #[serde(default = "defaults::userns")]
     pub userns: String,
+    /// Seconds between reconciler passes (idle stop, stopped destroy, notices, tailnet cleanup
+    /// retries). The first pass runs at start.
+    #[serde(default = "defaults::reconcile_interval_secs")]
+    pub reconcile_interval_secs: u64,
+    /// Hours before an idle auto-stop at which the owner is warned (once per deadline each).
+    #[serde(default = "defaults::notice_hours_before_stop")]
+    pub notice_hours_before_stop: Vec<u32>,
+    /// Hours before an auto-destroy at which the owner is warned (once per deadline each).
+    #[serde(default = "defaults::notice_hours_before_destroy")]
+    pub notice_hours_before_destroy: Vec<u32>,
+    /// Base URL of the Tailscale API (device cleanup when users.nix sets tailscaleApiKeyRef).
+    #[serde(default = "defaults::tailscale_api_url")]
+    pub tailscale_api_url: String,
+    /// The tailnet of the API calls; "-" is the API key's default tailnet.
+    #[serde(default = "defaults::tailnet")]
+    pub tailnet: String,
+    /// TEST HOOKS ONLY. Enables `testClockFile`, `faultInjection` and `testBindMounts`; the
+    /// daemon refuses those fields unless this is true. Never set it in production.
+    #[serde(default)]
+    pub test_hooks: bool,
+    /// TEST HOOK: a file holding an RFC 3339 time the daemon uses as "now" (the wall clock when
+    /// the file is missing), so lifecycle rules can be tested without waiting days.
+    #[serde(default)]
+    pub test_clock_file: Option<PathBuf>,
+    /// TEST HOOK: `crash-after:STEP` kills the daemon (SIGKILL) right after STEP of a create,
+    /// stop or destroy, to test crash safety. Steps are listed in docs/lifecycle.md.
+    #[serde(default)]
+    pub fault_injection: Option<String>,
+    /// TEST HOOK: extra bind mounts `HOST:CONTAINER` for every container (a shared fake tailnet).
+    #[serde(default)]
+    pub test_bind_mounts: Vec<String>,
 }
 
 #[derive(Debug, Error)]
@@ -50,7 +81,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -97,6 +128,47 @@ impl Config {
                     .into(),
             );
         }
+        if self.reconcile_interval_secs == 0 || self.reconcile_interval_secs > 86_400 {
+            return Err("`reconcileIntervalSecs` must be between 1 and 86400".into());
+        }
+        for (field, hours) in [
+            ("noticeHoursBeforeStop", &self.notice_hours_before_stop),
+            ("noticeHoursBeforeDestroy", &self.notice_hours_before_destroy),
+        ] {
+            if hours.iter().any(|h| *h == 0 || *h > 24 * 365) {
+                return Err(format!(
+                    "`{field}` entries must be hours between 1 and 8760, e.g. [72, 24]"
+                ));
+            }
+        }
+        if !(self.tailscale_api_url.starts_with("https://")
+            || self.tailscale_api_url.starts_with("http://"))
+        {
+            return Err(
+                "`tailscaleApiUrl` must be an http(s) URL, e.g. https://api.tailscale.com".into(),
+            );
+        }
+        if self.tailnet.is_empty() || self.tailnet.contains('/') {
+            return Err("`tailnet` must be a tailnet name or \"-\" (the API key's tailnet)".into());
+        }
+        if !self.test_hooks
+            && (self.test_clock_file.is_some()
+                || self.fault_injection.is_some()
+                || !self.test_bind_mounts.is_empty())
+        {
+            return Err("`testClockFile`, `faultInjection` and `testBindMounts` are test hooks and are refused unless `testHooks` is true; remove them from a production config".into());
+        }
+        if let Some(f) = &self.fault_injection {
+            if !f.starts_with("crash-after:") {
+                return Err("`faultInjection` must be `crash-after:STEP`".into());
+            }
+        }
+        for m in &self.test_bind_mounts {
+            match m.split_once(':') {
+                Some((h, c)) if h.starts_with('/') && c.starts_with('/') => {}
+                _ => return Err(format!("`testBindMounts` entry {m:?} must be HOST:CONTAINER with absolute paths")),
+            }
+        }
         Ok(())
     }
 
@@ -137,6 +209,21 @@ mod defaults {
     }
     pub fn userns() -> String {
         "auto".into()
+    }
+    pub fn reconcile_interval_secs() -> u64 {
+        300
+    }
+    pub fn notice_hours_before_stop() -> Vec<u32> {
+        vec![24]
+    }
+    pub fn notice_hours_before_destroy() -> Vec<u32> {
+        vec![72, 24]
+    }
+    pub fn tailscale_api_url() -> String {
+        "https://api.tailscale.com".into()
+    }
+    pub fn tailnet() -> String {
+        "-".into()
     }
 }
 

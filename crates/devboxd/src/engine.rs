@@ -38,6 +38,8 @@ pub struct ContainerSpec {
     pub tmpfs: Vec<(String, String)>,
     /// User-namespace mode ("auto"), None for none.
     pub userns: Option<String>,
+    /// Extra bind mounts (host path, container path); empty in production (a test hook).
+    pub binds: Vec<(String, String)>,
 }
 
 /// What exists.

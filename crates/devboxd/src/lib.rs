@@ -7,9 +7,11 @@
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod lifecycle;
 pub mod podman;
 pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod tailnet;
 pub mod users;

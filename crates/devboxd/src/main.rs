@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use devboxd::clock::SystemClock;
+use devboxd::clock::DaemonClock;
 use devboxd::config::Config;
 use devboxd::podman::Podman;
 use devboxd::secrets::OpCli;
@@ -78,11 +78,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
         instance: config.instance.clone(),
         ready_timeout: Duration::from_secs(config.ready_timeout_secs),
         userns: config.userns == "auto",
+        notice_hours_before_stop: config.notice_hours_before_stop.clone(),
+        notice_hours_before_destroy: config.notice_hours_before_destroy.clone(),
+        tailscale_api_url: config.tailscale_api_url.clone(),
+        tailnet: config.tailnet.clone(),
+        fault_injection: config.fault_injection.clone(),
+        binds: config
+            .test_bind_mounts
+            .iter()
+            .filter_map(|m| m.split_once(':'))
+            .map(|(h, c)| (h.to_string(), c.to_string()))
+            .collect(),
     };
+    let clock = match &config.test_clock_file {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "TEST HOOK: the daemon's clock is read from a file");
+            DaemonClock::File(path.clone())
+        }
+        None => DaemonClock::System,
+    };
+    if config.test_hooks {
+        tracing::warn!("TEST HOOKS are enabled in the config; never do this in production");
+    }
     let service = Service::new(
         Podman::new(&config.podman_socket),
         op.clone(),
-        SystemClock,
+        clock,
         users,
         settings,
         state,
@@ -94,9 +115,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let listener = server::listen(&config.socket_path, &config.socket_group)?;
     tracing::info!(socket = %config.socket_path.display(), image = %config.image, instance = %config.instance, "devboxd listening");
     let reconciler = app.clone();
+    let interval = Duration::from_secs(config.reconcile_interval_secs);
     tokio::spawn(async move {
         if let Err(e) = reconciler.service.reconcile_at_start().await {
             tracing::error!(error = %e, "reconcile at start failed");
+        }
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = reconciler.service.reconcile_pass(true).await {
+                tracing::error!(error = %e, "reconcile pass failed");
+            }
         }
     });
     // SIGTERM/SIGINT: stop accepting, let running operations finish for a bounded time (each

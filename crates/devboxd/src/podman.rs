@@ -160,12 +160,21 @@ impl Engine for Podman {
             memory: Some(spec.memory_bytes),
             // No swap beyond the memory limit, so the limit is the limit.
             memory_swap: Some(spec.memory_bytes),
-            mounts: Some(vec![Mount {
-                target: Some(spec.home_path.clone()),
-                source: Some(spec.volume.clone()),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]),
+            mounts: Some(
+                std::iter::once(Mount {
+                    target: Some(spec.home_path.clone()),
+                    source: Some(spec.volume.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                })
+                .chain(spec.binds.iter().map(|(host, target)| Mount {
+                    target: Some(target.clone()),
+                    source: Some(host.clone()),
+                    typ: Some(MountType::BIND),
+                    ..Default::default()
+                }))
+                .collect(),
+            ),
             tmpfs: Some(spec.tmpfs.iter().cloned().collect()),
             userns_mode: spec.userns.clone(),
             publish_all_ports: Some(false),

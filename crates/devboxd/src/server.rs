@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use devbox_api::{
-    ApiError, CreateRequest, DestroyQuery, ErrorCode, Event, ListQuery, LogsQuery,
+    AllQuery, ApiError, CreateRequest, DestroyQuery, ErrorCode, Event, ListQuery, LogsQuery,
     RotateKeyRequest, WhoAmI,
 };
 use futures_util::StreamExt;
@@ -139,6 +139,10 @@ pub fn router<E: Engine, S: SecretSource, C: Clock>(app: Shared<E, S, C>) -> Rou
         .route("/v1/containers/{name}/stop", post(stop::<E, S, C>))
         .route("/v1/containers/{name}/rotate-key", post(rotate::<E, S, C>))
         .route("/v1/containers/{name}/logs", get(logs::<E, S, C>))
+        .route("/v1/containers/{name}/keep", post(keep::<E, S, C>))
+        .route("/v1/notices", get(notices::<E, S, C>))
+        .route("/v1/lifecycle", get(plan::<E, S, C>))
+        .route("/v1/reconcile", post(reconcile::<E, S, C>))
         .with_state(app)
 }
 
@@ -264,6 +268,49 @@ async fn rotate<E: Engine, S: SecretSource, C: Clock>(
         app.service
             .rotate_key(&c, &name, req.now, &stepper(tx))
             .await
+    }))
+}
+
+async fn keep<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(app.service.keep(&c, &name).await?).into_response())
+}
+
+async fn notices<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(app.service.notices(&c)?).into_response())
+}
+
+async fn plan<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    Query(q): Query<AllQuery>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    Ok(Json(app.service.plan(&c, q.all).await?).into_response())
+}
+
+/// Admins: one reconciler pass now (streamed like the other long operations).
+async fn reconcile<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    if !c.is_admin {
+        return Err(Failure(ApiError::new(
+            ErrorCode::Forbidden,
+            "only admins may run the reconciler by hand; `devbox-ctl gc --dry-run` shows what it will do",
+        )));
+    }
+    Ok(operation(move |_tx| async move {
+        app.service.reconcile_now(&c).await
     }))
 }
 

@@ -22,6 +22,8 @@ use crate::secrets::{SecretError, SecretSource};
 use crate::state::{ContainerState, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
 
+mod reconcile;
+
 pub const LABEL_MANAGED: &str = "devbox.managed";
 pub const LABEL_INSTANCE: &str = "devbox.instance";
 pub const LABEL_OWNER: &str = "devbox.owner";
@@ -65,6 +67,33 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// Run containers in their own user namespace (container root is not host root).
     pub userns: bool,
+    /// Warning lead times (hours) before an idle auto-stop and before an auto-destroy.
+    pub notice_hours_before_stop: Vec<u32>,
+    pub notice_hours_before_destroy: Vec<u32>,
+    /// Tailscale API base URL and tailnet ("-": the API key's own).
+    pub tailscale_api_url: String,
+    pub tailnet: String,
+    /// TEST HOOK: `crash-after:STEP` (see `fault_point`).
+    pub fault_injection: Option<String>,
+    /// TEST HOOK: extra bind mounts for every container.
+    pub binds: Vec<(String, String)>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            image: "localhost/devbox-devcontainer:latest".into(),
+            instance: "default".into(),
+            ready_timeout: Duration::from_secs(60),
+            userns: true,
+            notice_hours_before_stop: vec![24],
+            notice_hours_before_destroy: vec![72, 24],
+            tailscale_api_url: "https://api.tailscale.com".into(),
+            tailnet: "-".into(),
+            fault_injection: None,
+            binds: vec![],
+        }
+    }
 }
 
 /// Reports the steps of a long operation to the caller.
@@ -134,6 +163,10 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     per_container: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Serializes read-modify-write of the state file.
     state_lock: std::sync::Mutex<()>,
+    /// One reconciler pass at a time.
+    reconcile_lock: Mutex<()>,
+    /// The Tailscale API (device cleanup) and the webhook client.
+    tailnet: crate::tailnet::TailscaleApi,
 }
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
@@ -145,6 +178,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         settings: Settings,
         state: StateStore,
     ) -> Self {
+        let settings_api_url = settings.tailscale_api_url.clone();
+        let settings_tailnet = settings.tailnet.clone();
         Self {
             engine,
             secrets,
@@ -155,6 +190,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             lock: Mutex::new(()),
             per_container: std::sync::Mutex::new(HashMap::new()),
             state_lock: std::sync::Mutex::new(()),
+            reconcile_lock: Mutex::new(()),
+            tailnet: crate::tailnet::TailscaleApi {
+                http: crate::tailnet::Http::new(),
+                base: settings_api_url,
+                tailnet: settings_tailnet,
+            },
         }
     }
 
@@ -369,9 +410,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     key_delivered_at: None,
                     notices_sent: vec![],
                     pending_create: Some(PendingCreate { created_volume }),
+                    destroying: None,
                 },
             );
         })?;
+        self.fault_point("create-journaled");
         let made_volume = if existing_volume.is_some() {
             progress.step(&format!("Reusing your kept home volume {volume}"));
             Ok(false)
@@ -392,6 +435,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.forget(name);
             return Err(engine_err(e));
         }
+        self.fault_point("create-volume");
 
         let spec = ContainerSpec {
             name: name.to_string(),
@@ -412,6 +456,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             volume: volume.clone(),
             home_path: HOME_PATH.into(),
             tmpfs: vec![(RUN_PATH.into(), "rw,nosuid,nodev,size=16m,mode=0755".into())],
+            binds: self.settings.binds.clone(),
             userns: uid_base.map(|b| {
                 format!("auto:uidmapping=0:{b}:{USERNS_SIZE},gidmapping=0:{b}:{USERNS_SIZE}")
             }),
@@ -426,12 +471,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.forget(name);
             return Err(engine_err(e));
         }
+        self.fault_point("create-container");
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
         let made = async {
             if let Some(key) = &key {
                 self.bring_up(name, key, progress).await?;
             }
+            self.fault_point("create-started");
             let desired = if req.start {
                 DesiredState::Running
             } else {
@@ -445,10 +492,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         desired,
                         created_at: now,
                         stopped_since: (!req.start).then_some(now),
-                        last_activity: None,
+                        last_activity: Some(now),
                         key_delivered_at: req.start.then_some(now),
                         notices_sent: vec![],
                         pending_create: None,
+                        destroying: None,
                     },
                 );
             })
@@ -782,45 +830,67 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let result = async {
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
-            let c = self.authorize(caller, name).await?;
-            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
-            if !c.running() {
-                progress.step("Fetching the Tailscale auth key from 1Password");
-                let key = self
-                    .secrets
-                    .read(&self.users.op_reference(&owner))
-                    .await
-                    .map_err(secret_err)?;
-                if let Err(e) = self.bring_up(name, &key, progress).await {
-                    // Leave it as it was: stopped.
-                    let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
-                    return Err(e);
-                }
-            } else {
-                progress.step(&format!("{name} is already running"));
-            }
-            let now = self.clock.now();
-            self.update_state(name, |s| {
-                let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
-                    owner: owner.clone(),
-                    desired: DesiredState::Running,
-                    created_at: now,
-                    stopped_since: None,
-                    last_activity: None,
-                    key_delivered_at: None,
-                    notices_sent: vec![],
-                    pending_create: None,
-                });
-                e.desired = DesiredState::Running;
-                e.stopped_since = None;
-                e.key_delivered_at = Some(now);
-            })?;
-            Ok(())
+            self.start_locked(caller, name, progress).await
         }
         .await;
         self.audit(caller, "start", name, &result);
         result?;
         self.status_of(name, Some(DesiredState::Running)).await
+    }
+
+    /// Start, with the container's lock held by the caller.
+    async fn start_locked(
+        &self,
+        caller: &Caller,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ApiError> {
+        let c = self.authorize(caller, name).await?;
+        let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        if !c.running() {
+            progress.step("Fetching the Tailscale auth key from 1Password");
+            let key = self
+                .secrets
+                .read(&self.users.op_reference(&owner))
+                .await
+                .map_err(secret_err)?;
+            // A node left behind by a container that died without logging out would make the
+            // new one `NAME-1`: remove it first (when the Tailscale API is configured).
+            if let Err(e) = self.delete_tailnet_devices(name).await {
+                tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
+            }
+            if let Err(e) = self.bring_up(name, &key, progress).await {
+                // Leave it as it was: stopped.
+                let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
+                return Err(e);
+            }
+        } else {
+            progress.step(&format!("{name} is already running"));
+        }
+        let now = self.clock.now();
+        let by_owner = caller.user == owner;
+        self.update_state(name, |s| {
+            let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
+                owner: owner.clone(),
+                desired: DesiredState::Running,
+                created_at: now,
+                stopped_since: None,
+                last_activity: None,
+                key_delivered_at: None,
+                notices_sent: vec![],
+                pending_create: None,
+                destroying: None,
+            });
+            e.desired = DesiredState::Running;
+            e.stopped_since = None;
+            e.key_delivered_at = Some(now);
+            if by_owner {
+                // The owner starting it is activity: the idle clock starts again.
+                e.last_activity = Some(now);
+            }
+        })?;
+        self.drop_warnings(name);
+        Ok(())
     }
 
     async fn logout(&self, name: &str) {
@@ -839,6 +909,22 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
     }
 
+    /// TEST HOOK (`faultInjection: "crash-after:STEP"`, refused unless `testHooks`): the daemon
+    /// kills itself with SIGKILL right after STEP, to prove the reconciler converges after a crash.
+    pub(crate) fn fault_point(&self, step: &str) {
+        if self
+            .settings
+            .fault_injection
+            .as_deref()
+            .and_then(|f| f.strip_prefix("crash-after:"))
+            == Some(step)
+        {
+            tracing::error!(step, "fault injection: crashing (SIGKILL) after this step");
+            let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+            std::process::abort();
+        }
+    }
+
     pub async fn stop(
         &self,
         caller: &Caller,
@@ -848,34 +934,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let result = async {
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
-            let c = self.authorize(caller, name).await?;
-            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
-            if c.running() {
-                progress.step("Logging out of the tailnet");
-                self.logout(name).await;
-                progress.step(&format!("Stopping {name}"));
-                self.engine
-                    .stop(name, STOP_TIMEOUT_SECS)
-                    .await
-                    .map_err(engine_err)?;
-            } else {
-                progress.step(&format!("{name} is not running"));
-            }
-            let now = self.clock.now();
-            self.update_state(name, |s| {
-                let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
-                    owner,
-                    desired: DesiredState::Stopped,
-                    created_at: now,
-                    stopped_since: None,
-                    last_activity: None,
-                    key_delivered_at: None,
-                    notices_sent: vec![],
-                    pending_create: None,
-                });
-                e.desired = DesiredState::Stopped;
-                e.stopped_since.get_or_insert(now);
-            })
+            self.stop_locked(caller, name, progress).await
         }
         .await;
         self.audit(caller, "stop", name, &result);
@@ -894,6 +953,49 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(self.info(&c, Some(DesiredState::Stopped)))
     }
 
+    /// Stop, with the container's lock held by the caller. The intent (desired stopped) is
+    /// recorded first, so a daemon that dies in the middle finishes the stop when it restarts.
+    async fn stop_locked(
+        &self,
+        caller: &Caller,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ApiError> {
+        let c = self.authorize(caller, name).await?;
+        let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let now = self.clock.now();
+        self.update_state(name, |s| {
+            let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
+                owner,
+                desired: DesiredState::Stopped,
+                created_at: now,
+                stopped_since: None,
+                last_activity: None,
+                key_delivered_at: None,
+                notices_sent: vec![],
+                pending_create: None,
+                destroying: None,
+            });
+            e.desired = DesiredState::Stopped;
+            e.stopped_since.get_or_insert(now);
+        })?;
+        self.drop_warnings(name);
+        self.fault_point("stop-recorded");
+        if c.running() {
+            progress.step("Logging out of the tailnet");
+            self.logout(name).await;
+            self.fault_point("stop-logged-out");
+            progress.step(&format!("Stopping {name}"));
+            self.engine
+                .stop(name, STOP_TIMEOUT_SECS)
+                .await
+                .map_err(engine_err)?;
+        } else {
+            progress.step(&format!("{name} is not running"));
+        }
+        Ok(())
+    }
+
     pub async fn destroy(
         &self,
         caller: &Caller,
@@ -904,48 +1006,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let result = async {
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
-            let c = self.authorize(caller, name).await?;
-            let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
-            if c.running() {
-                progress.step("Logging out of the tailnet (removes the ephemeral node)");
-                self.logout(name).await;
-            }
-            progress.step(&format!("Removing container {name}"));
-            match self.engine.remove(name).await {
-                Ok(()) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(engine_err(e)),
-            }
-            let volume = volume_name(name);
-            if !keep_volume {
-                let labels = self
-                    .engine
-                    .volume_labels(&volume)
-                    .await
-                    .map_err(engine_err)?;
-                match labels {
-                    Some(l) if l.get(LABEL_OWNER) == Some(&owner) => {
-                        progress.step(&format!("Removing home volume {volume}"));
-                        self.engine
-                            .remove_volume(&volume)
-                            .await
-                            .map_err(engine_err)?;
-                    }
-                    Some(_) => {
-                        tracing::warn!(volume, "not removing a volume owned by someone else")
-                    }
-                    None => {}
-                }
-            } else {
-                progress.step(&format!("Keeping home volume {volume}"));
-            }
-            self.update_state(name, |s| {
-                s.remove(name);
-            })?;
-            Ok(DestroyResult {
-                name: name.to_string(),
-                volume_kept: keep_volume,
-                volume,
-            })
+            self.destroy_locked(caller, name, keep_volume, progress)
+                .await
         }
         .await;
         self.audit(
@@ -955,6 +1017,100 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             &result.as_ref().map(|_| ()).map_err(Clone::clone),
         );
         result
+    }
+
+    /// Destroy, with the container's lock held by the caller. Recorded first (write-ahead), so
+    /// the reconciler finishes a destroy the daemon did not.
+    async fn destroy_locked(
+        &self,
+        caller: &Caller,
+        name: &str,
+        keep_volume: bool,
+        progress: &dyn Progress,
+    ) -> Result<DestroyResult, ApiError> {
+        let c = self.authorize(caller, name).await?;
+        let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let now = self.clock.now();
+        self.update_state(name, |s| {
+            let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
+                owner: owner.clone(),
+                desired: DesiredState::Stopped,
+                created_at: now,
+                stopped_since: Some(now),
+                last_activity: None,
+                key_delivered_at: None,
+                notices_sent: vec![],
+                pending_create: None,
+                destroying: None,
+            });
+            e.destroying = Some(keep_volume);
+        })?;
+        self.fault_point("destroy-recorded");
+        if c.running() {
+            progress.step("Logging out of the tailnet (removes the ephemeral node)");
+            self.logout(name).await;
+            self.fault_point("destroy-logged-out");
+        }
+        self.finish_destroy(name, &owner, keep_volume, progress)
+            .await
+    }
+
+    /// The idempotent rest of a destroy: container, volume (unless kept), tailnet devices, state.
+    async fn finish_destroy(
+        &self,
+        name: &str,
+        owner: &str,
+        keep_volume: bool,
+        progress: &dyn Progress,
+    ) -> Result<DestroyResult, ApiError> {
+        progress.step(&format!("Removing container {name}"));
+        match self.engine.remove(name).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => {}
+            Err(e) => return Err(engine_err(e)),
+        }
+        self.fault_point("destroy-container-removed");
+        let volume = volume_name(name);
+        if !keep_volume {
+            let labels = self
+                .engine
+                .volume_labels(&volume)
+                .await
+                .map_err(engine_err)?;
+            match labels {
+                Some(l) if l.get(LABEL_OWNER).map(String::as_str) == Some(owner) => {
+                    progress.step(&format!("Removing home volume {volume}"));
+                    match self.engine.remove_volume(&volume).await {
+                        Ok(()) | Err(EngineError::NotFound(_)) => {}
+                        Err(e) => return Err(engine_err(e)),
+                    }
+                }
+                Some(_) => {
+                    tracing::warn!(volume, "not removing a volume owned by someone else")
+                }
+                None => {}
+            }
+            self.fault_point("destroy-volume-removed");
+        } else {
+            progress.step(&format!("Keeping home volume {volume}"));
+        }
+        if self.users.file.containers.tailscale_api_key_ref.is_some() {
+            progress.step("Deleting the tailnet device through the Tailscale API");
+            if let Err(e) = self.delete_tailnet_devices(name).await {
+                progress.step(&format!(
+                    "Could not delete the tailnet device yet ({e}); devboxd retries until it succeeds"
+                ));
+                self.record_cleanup_failure(name, owner, &e);
+            }
+        }
+        self.update_state(name, |s| {
+            s.remove(name);
+        })?;
+        self.drop_warnings(name);
+        Ok(DestroyResult {
+            name: name.to_string(),
+            volume_kept: keep_volume,
+            volume,
+        })
     }
 
     pub async fn rotate_key(
@@ -1113,63 +1269,5 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             },
         });
         DoctorReport { checks }
-    }
-
-    // ------------------------------------------------------------ reconcile
-
-    /// At daemon start (host boot): bring every container whose desired state is running back up,
-    /// with a freshly fetched key, and forget state of containers that no longer exist. Idempotent.
-    pub async fn reconcile_at_start(&self) -> Result<(), ApiError> {
-        {
-            let _guard = self.lock.lock().await;
-            let state = self
-                .state
-                .load()
-                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-            for (name, entry) in &state.containers {
-                if let Some(p) = &entry.pending_create {
-                    tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
-                    self.undo_create(name, &volume_name(name), p.created_volume)
-                        .await;
-                    self.update_state(name, |s| {
-                        s.remove(name);
-                    })?;
-                    tracing::info!(
-                        target: "devbox::audit",
-                        uid = 0u32, user = "devboxd", action = "undo-create", container = %name, result = "ok",
-                        "audit"
-                    );
-                }
-            }
-        }
-        let existing = self.ours().await?;
-        let state = self
-            .state
-            .load()
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-        let gone: Vec<String> = state
-            .containers
-            .keys()
-            .filter(|n| !existing.iter().any(|c| &c.name == *n))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            tracing::info!(?gone, "forgetting state of containers that no longer exist");
-            self.update_state("reconcile", |s| {
-                for n in &gone {
-                    s.remove(n);
-                }
-            })?;
-        }
-        let quiet = |_: &str| {};
-        for c in existing.iter().filter(|c| !c.running()) {
-            if state.containers.get(&c.name).map(|s| s.desired) == Some(DesiredState::Running) {
-                tracing::info!(container = %c.name, "reconcile: starting (desired running)");
-                if let Err(e) = self.start(&Caller::system(), &c.name, &quiet).await {
-                    tracing::error!(container = %c.name, error = %e, "reconcile: start failed");
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -38,6 +38,10 @@ pub struct ContainerState {
     /// middle, the reconciler at the next start removes what the create made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
+    /// Set (write-ahead) when a destroy begins: the reconciler finishes it if the daemon dies in
+    /// the middle. The value: keep the home volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroying: Option<bool>,
 }
 
 /// What an unfinished create may have made.
@@ -53,6 +57,22 @@ pub struct PendingCreate {
 pub struct State {
     #[serde(default)]
     pub containers: BTreeMap<String, ContainerState>,
+    /// Notices for owners (warnings before automatic actions, what was done, failed cleanups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<devbox_api::Notice>,
+    /// Destroyed containers whose tailnet device is not deleted yet: retried by the reconciler.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tailnet_cleanups: BTreeMap<String, PendingCleanup>,
+}
+
+/// A tailnet device cleanup still to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCleanup {
+    pub owner: String,
+    pub since: Timestamp,
+    pub attempts: u32,
+    pub last_error: String,
 }
 
 /// The state file.
@@ -132,6 +152,7 @@ mod tests {
                 key_delivered_at: None,
                 notices_sent: vec![],
                 pending_create: None,
+                destroying: None,
             },
         );
         store.save(&s).unwrap();

@@ -1,0 +1,176 @@
+//! Outgoing HTTP: the Tailscale API (delete the devices of a destroyed container) and the
+//! notice webhook. The API key is a secret: it only ever goes into the Authorization header and
+//! never into a log line or an error message.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    #[error("no HTTP client could be built: {0}")]
+    NoClient(String),
+    #[error("the Tailscale API at {url} failed: {reason}")]
+    Api { url: String, reason: String },
+    #[error("the Tailscale API refused the API key (HTTP {status}); check the key in 1Password (tailscaleApiKeyRef) is valid and not expired")]
+    Unauthorized { status: u16 },
+    #[error("the webhook {url} failed: {reason}")]
+    Webhook { url: String, reason: String },
+}
+
+/// A shared HTTP client with bounded timeouts.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: Result<reqwest::Client, String>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    pub fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, HttpError> {
+        self.client
+            .as_ref()
+            .map_err(|e| HttpError::NoClient(e.clone()))
+    }
+
+    /// POSTs `body` as JSON; any 2xx is success.
+    pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(), HttpError> {
+        let werr = |reason: String| HttpError::Webhook {
+            url: url.to_string(),
+            reason,
+        };
+        let resp = self
+            .client()?
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| werr(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(werr(format!("HTTP {}", resp.status().as_u16())));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Devices {
+    #[serde(default)]
+    devices: Vec<Device>,
+}
+
+/// A device as the Tailscale API lists it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub node_id: String,
+    /// The machine's own hostname (the container name).
+    #[serde(default)]
+    pub hostname: String,
+    /// The MagicDNS name (`NAME.TAILNET.ts.net`, `NAME-1…` after a collision).
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The Tailscale API v2: `GET /api/v2/tailnet/{tailnet}/devices`, `DELETE /api/v2/device/{id}`.
+#[derive(Debug, Clone)]
+pub struct TailscaleApi {
+    pub http: Http,
+    pub base: String,
+    pub tailnet: String,
+}
+
+impl TailscaleApi {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.trim_end_matches('/'))
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+        key: &SecretString,
+    ) -> Result<reqwest::Response, HttpError> {
+        let resp = req
+            .bearer_auth(key.expose_secret())
+            .send()
+            .await
+            .map_err(|e| HttpError::Api {
+                url: url.to_string(),
+                reason: e.without_url().to_string(),
+            })?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(HttpError::Unauthorized { status });
+        }
+        Ok(resp)
+    }
+
+    pub async fn devices(&self, key: &SecretString) -> Result<Vec<Device>, HttpError> {
+        let url = self.url(&format!("/api/v2/tailnet/{}/devices", self.tailnet));
+        let resp = self.send(self.http.client()?.get(&url), &url, key).await?;
+        let aerr = |reason: String| HttpError::Api {
+            url: url.clone(),
+            reason,
+        };
+        if !resp.status().is_success() {
+            return Err(aerr(format!("HTTP {}", resp.status().as_u16())));
+        }
+        let d: Devices = resp
+            .json()
+            .await
+            .map_err(|e| aerr(format!("unexpected answer: {}", e.without_url())))?;
+        Ok(d.devices)
+    }
+
+    /// Deletes a device; one that is already gone counts as deleted.
+    pub async fn delete(&self, key: &SecretString, id: &str) -> Result<(), HttpError> {
+        let url = self.url(&format!("/api/v2/device/{id}"));
+        let resp = self.send(self.http.client()?.delete(&url), &url, key).await?;
+        let s = resp.status();
+        if s.is_success() || s.as_u16() == 404 {
+            Ok(())
+        } else {
+            Err(HttpError::Api {
+                url,
+                reason: format!("HTTP {}", s.as_u16()),
+            })
+        }
+    }
+
+    /// Deletes every device whose hostname is `hostname` (a container's name is unique on the
+    /// orchestrator and is its tailnet hostname). Returns how many were deleted.
+    pub async fn delete_hostname(
+        &self,
+        key: &SecretString,
+        hostname: &str,
+    ) -> Result<usize, HttpError> {
+        let devices = self.devices(key).await?;
+        let mut n = 0;
+        for d in devices.iter().filter(|d| d.hostname == hostname) {
+            let id = if d.id.is_empty() { &d.node_id } else { &d.id };
+            self.delete(key, id).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
