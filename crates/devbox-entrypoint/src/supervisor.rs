@@ -240,6 +240,18 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
     ]
 }
 
+/// Restart backoff: (delay before this restart, delay for the next one). The delay doubles
+/// up to `max`; a service that ran [`STABLE_AFTER`] starts over at `base`.
+pub fn restart_delay(
+    current: Duration,
+    ran: Duration,
+    base: Duration,
+    max: Duration,
+) -> (Duration, Duration) {
+    let now = if ran >= STABLE_AFTER { base } else { current };
+    (now, (now * 2).min(max))
+}
+
 fn describe(status: &WaitStatus) -> String {
     match status {
         WaitStatus::Exited(_, code) => format!("exited with status {code}"),
@@ -557,11 +569,8 @@ impl Supervisor {
             log_event!(name, "stopped ({what})");
         } else {
             let ran = s.started.map(|t| t.elapsed()).unwrap_or_default();
-            if ran >= STABLE_AFTER {
-                s.delay = base;
-            }
-            let delay = s.delay;
-            s.delay = (s.delay * 2).min(max);
+            let (delay, next) = restart_delay(s.delay, ran, base, max);
+            s.delay = next;
             s.state = ServiceState::Backoff;
             s.next_start = Some(Instant::now() + delay);
             s.last_error = Some(what.clone());
@@ -1036,5 +1045,42 @@ impl Supervisor {
         }
         self.last_written = key;
         self.last_write = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_backoff_doubles_to_the_cap_and_resets_after_a_stable_run() {
+        let (base, max) = (Duration::from_secs(1), Duration::from_secs(30));
+        let quick = Duration::from_millis(100);
+        let mut cur = base;
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            let (now, next) = restart_delay(cur, quick, base, max);
+            seen.push(now.as_secs());
+            cur = next;
+        }
+        assert_eq!(seen, vec![1, 2, 4, 8, 16, 30, 30]);
+        // Ran long enough: back to the base delay.
+        assert_eq!(
+            restart_delay(cur, STABLE_AFTER, base, max),
+            (base, base * 2)
+        );
+    }
+
+    #[test]
+    fn wait_status_descriptions() {
+        let pid = Pid::from_raw(7);
+        assert_eq!(
+            describe(&WaitStatus::Exited(pid, 3)),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe(&WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            "killed by SIGKILL"
+        );
     }
 }
