@@ -94,7 +94,33 @@ pub fn ensure_image() -> Result<String> {
     let _ = fs::remove_dir_all(&work);
     let result = build(&work, &files, &libs, &image);
     let _ = fs::remove_dir_all(&work);
+    if result.is_ok() {
+        prune_stale_images(&image);
+    }
     result.map(|()| image)
+}
+
+/// Removes testbed images older than a few hours (every rebuilt binary makes a new one), so a
+/// developer's machine does not fill up. Best effort; an image still in use is kept by Podman.
+fn prune_stale_images(current: &str) {
+    let Ok(list) = podman(&[
+        "images",
+        "--filter",
+        &format!("reference={IMAGE_REPO}"),
+        "--filter",
+        "until=6h",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]) else {
+        return;
+    };
+    for old in list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != current)
+    {
+        let _ = podman_output(&["rmi", old]);
+    }
 }
 
 fn build(
