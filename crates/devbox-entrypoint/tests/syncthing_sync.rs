@@ -395,4 +395,16 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         t.elapsed(),
         host_contents(&peer.folder)
     );
+
+    // The pairing lives on the volume: after a container restart the box reconnects (it dials
+    // the host) and syncing goes on without pairing again.
+    podman(&["restart", "-t", "10", &b.name]).unwrap();
+    let st = b.wait_for("box syncthing back", |s| s.syncthing.device_id.is_some());
+    assert_eq!(st.syncthing.device_id.as_deref(), Some(box_id.as_str()));
+    let t = Instant::now();
+    std::fs::write(peer.folder.join("after-restart.txt"), "still paired\n").unwrap();
+    wait_sync("sync after a restart", &b, &peer, || {
+        box_read(&b, "after-restart.txt").filter(|c| c == "still paired\n")
+    });
+    println!("host -> box after a restart: {:?}", t.elapsed());
 }
