@@ -109,7 +109,8 @@ impl Client {
         }
     }
 
-    async fn json<T: DeserializeOwned>(
+    /// A request with an optional JSON body, decoding a JSON answer.
+    pub async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

@@ -9,7 +9,8 @@ use devbox_api::client::Method;
 use devbox_api::validate::{format_memory, parse_cpu, parse_memory, validate_name};
 use devbox_api::{
     Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
-    DoctorReport, ErrorCode, RotateKeyRequest, WhoAmI, DEFAULT_SOCKET,
+    DoctorReport, ErrorCode, LifecyclePlan, Notice, PlanItem, RotateKeyRequest, WhoAmI,
+    DEFAULT_SOCKET,
 };
 
 /// Manage your nix-devbox dev containers.
@@ -83,12 +84,36 @@ enum Command {
         #[arg(long)]
         tail: Option<u32>,
     },
-    /// Deliver the current Tailscale key from 1Password into a running container.
+    /// Deliver the current Tailscale key from 1Password into a running container (or, with
+    /// --user, into every running container of that user).
     RotateKey {
-        name: String,
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        name: Option<String>,
+        /// Every running container of this user (admins; or yourself).
+        #[arg(long)]
+        user: Option<String>,
         /// Re-authenticate now instead of at the next start.
         #[arg(long)]
         now: bool,
+    },
+    /// Show your pending notices (auto-stop and auto-destroy warnings, what was done).
+    Notices {
+        /// For the SSH login hook: never fails, prints nothing when there is nothing to say or
+        /// the daemon is unreachable.
+        #[arg(long)]
+        login: bool,
+    },
+    /// Postpone the automatic stop (or destroy) of a container: counts as activity.
+    Keep { name: String },
+    /// Lifecycle: what the reconciler will stop or destroy and when (--dry-run); admins
+    /// without --dry-run run a reconciler pass now.
+    Gc {
+        /// Only show what would happen and when.
+        #[arg(long)]
+        dry_run: bool,
+        /// Admins: every user's containers.
+        #[arg(long)]
+        all: bool,
     },
     /// Check the daemon, Podman, the image, `op` and the token; says what to fix.
     Doctor,
@@ -449,33 +474,168 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        Command::RotateKey { name, now } => {
-            check_name(&name)?;
-            let v = client
-                .operation(
-                    Method::POST,
-                    &format!("/v1/containers/{name}/rotate-key"),
-                    Some(&RotateKeyRequest { now }),
-                    ui.step(),
-                )
-                .await?;
-            let s: ContainerStatus = serde_json::from_value(v)?;
-            if cli.json {
-                print_json(&s)?;
-            } else {
-                println!(
-                    "Delivered the current key to {name}{}.",
-                    if now {
-                        " and re-authenticated"
-                    } else {
-                        "; it is used at the next re-auth"
+        Command::RotateKey { name, user, now } => {
+            let names: Vec<String> = match (name, user) {
+                (Some(n), _) => {
+                    check_name(&n)?;
+                    vec![n]
+                }
+                (None, Some(u)) => {
+                    let me: WhoAmI = client.get("/v1/whoami").await?;
+                    let all = u != me.user;
+                    let list: Vec<ContainerInfo> =
+                        client.get(&format!("/v1/containers?all={all}")).await?;
+                    let mine: Vec<String> = list
+                        .into_iter()
+                        .filter(|c| c.owner == u && c.state == "running")
+                        .map(|c| c.name)
+                        .collect();
+                    if mine.is_empty() && !cli.json {
+                        println!("{u} has no running containers; every start fetches the current key anyway.");
                     }
-                );
+                    mine
+                }
+                (None, None) => return Err(invalid("name a container or pass --user USER")),
+            };
+            let mut done = Vec::new();
+            let mut failed = None;
+            for name in &names {
+                let r = client
+                    .operation(
+                        Method::POST,
+                        &format!("/v1/containers/{name}/rotate-key"),
+                        Some(&RotateKeyRequest { now }),
+                        ui.step(),
+                    )
+                    .await;
+                match r {
+                    Ok(v) => {
+                        let s: ContainerStatus = serde_json::from_value(v)?;
+                        if !cli.json {
+                            println!(
+                                "Delivered the current key to {name}{}.",
+                                if now {
+                                    " and re-authenticated"
+                                } else {
+                                    "; it is used at the next re-auth"
+                                }
+                            );
+                        }
+                        done.push(s);
+                    }
+                    Err(e) => {
+                        eprintln!("devbox-ctl: rotate-key {name}: {e}");
+                        failed = Some(e);
+                    }
+                }
+            }
+            if cli.json {
+                if done.len() == 1 && names.len() == 1 {
+                    print_json(&done[0])?;
+                } else {
+                    print_json(&done)?;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+        }
+        Command::Notices { login } => {
+            let notices: Vec<Notice> = match client.get("/v1/notices").await {
+                Ok(n) => n,
+                Err(_) if login => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            if cli.json {
+                print_json(&notices)?;
+            } else if notices.is_empty() {
+                if !login {
+                    println!("No notices.");
+                }
+            } else {
+                for n in &notices {
+                    println!("devbox: {}", n.message);
+                }
+            }
+        }
+        Command::Keep { name } => {
+            check_name(&name)?;
+            let item: PlanItem = client
+                .json(Method::POST, &format!("/v1/containers/{name}/keep"), None)
+                .await?;
+            if cli.json {
+                print_json(&item)?;
+            } else {
+                match &item.next {
+                    Some(n) => println!("Kept {name}: next automatic {} at {}.", n.action, n.at),
+                    None => println!("Kept {name}: no automatic action is scheduled."),
+                }
+            }
+        }
+        Command::Gc { dry_run, all } => {
+            let plan: LifecyclePlan = if dry_run {
+                client.get(&format!("/v1/lifecycle?all={all}")).await?
+            } else {
+                let v = client
+                    .operation::<()>(Method::POST, "/v1/reconcile", None, ui.step())
+                    .await?;
+                serde_json::from_value(v).context("reading the daemon's answer")?
+            };
+            if cli.json {
+                print_json(&plan)?;
+            } else {
+                print_plan(&plan, dry_run);
             }
         }
         Command::Doctor => doctor(&client, cli.json).await?,
     }
     Ok(())
+}
+
+fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
+    println!(
+        "{} (now {}; idle containers stop after {} days, stopped ones are destroyed after {} days; 0 = never)",
+        if dry_run { "What would happen" } else { "Reconciled" },
+        plan.now,
+        plan.idle_stop_days,
+        plan.stopped_destroy_days
+    );
+    if plan.containers.is_empty() {
+        println!("  no containers");
+    }
+    for c in &plan.containers {
+        match &c.next {
+            Some(n) => println!(
+                "  {} ({}, {}): {} at {}",
+                c.name, c.owner, c.state, n.action, n.at
+            ),
+            None => println!("  {} ({}, {}): nothing scheduled", c.name, c.owner, c.state),
+        }
+        for w in &c.notices {
+            println!(
+                "      warning {}h before, at {}{}",
+                w.hours_before,
+                w.at,
+                if w.sent { " (sent)" } else { "" }
+            );
+        }
+    }
+    for p in &plan.pending_cleanups {
+        println!(
+            "  {} ({}): destroyed, tailnet device cleanup pending since {} ({} attempts; last error: {})",
+            p.name, p.owner, p.since, p.attempts, p.last_error
+        );
+    }
+}
+
+/// Every command shows the caller's pending notices on stderr (best effort, quiet on failure).
+async fn show_notices(client: &Client) {
+    let fetch = client.get::<Vec<Notice>>("/v1/notices");
+    if let Ok(Ok(notices)) = tokio::time::timeout(std::time::Duration::from_secs(5), fetch).await {
+        for n in notices {
+            eprintln!("devbox notice: {}", n.message);
+        }
+    }
 }
 
 async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
@@ -524,7 +684,16 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
 async fn main() {
     let cli = Cli::parse();
     let json = cli.json;
-    if let Err(e) = run(cli).await {
+    let notices = !matches!(
+        cli.command,
+        Command::Notices { .. } | Command::Completions { .. } | Command::Man
+    );
+    let client = Client::new(&cli.socket);
+    let result = run(cli).await;
+    if notices {
+        show_notices(&client).await;
+    }
+    if let Err(e) = result {
         let code = exit_code(&e);
         eprintln!("devbox-ctl: {e:#}");
         if json {

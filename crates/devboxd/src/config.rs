@@ -133,7 +133,10 @@ impl Config {
         }
         for (field, hours) in [
             ("noticeHoursBeforeStop", &self.notice_hours_before_stop),
-            ("noticeHoursBeforeDestroy", &self.notice_hours_before_destroy),
+            (
+                "noticeHoursBeforeDestroy",
+                &self.notice_hours_before_destroy,
+            ),
         ] {
             if hours.iter().any(|h| *h == 0 || *h > 24 * 365) {
                 return Err(format!(
@@ -166,7 +169,11 @@ impl Config {
         for m in &self.test_bind_mounts {
             match m.split_once(':') {
                 Some((h, c)) if h.starts_with('/') && c.starts_with('/') => {}
-                _ => return Err(format!("`testBindMounts` entry {m:?} must be HOST:CONTAINER with absolute paths")),
+                _ => {
+                    return Err(format!(
+                        "`testBindMounts` entry {m:?} must be HOST:CONTAINER with absolute paths"
+                    ))
+                }
             }
         }
         Ok(())

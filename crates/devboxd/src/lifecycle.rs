@@ -126,7 +126,10 @@ pub fn due_notice(
     if sent.contains(&key) {
         return None;
     }
-    Some((most_urgent, crossed.iter().map(|h| notice_key(next, *h)).collect()))
+    Some((
+        most_urgent,
+        crossed.iter().map(|h| notice_key(next, *h)).collect(),
+    ))
 }
 
 /// "in 2d 3h", "in 45m".
@@ -213,16 +216,25 @@ mod tests {
         let r = rules();
         let n = next_action(&e, &r).unwrap();
         // One second before 72 h ahead: nothing.
-        assert_eq!(due_notice(&n, &r, &e.notices_sent, t("2030-02-11T23:59:59Z")), None);
+        assert_eq!(
+            due_notice(&n, &r, &e.notices_sent, t("2030-02-11T23:59:59Z")),
+            None
+        );
         let (h, keys) = due_notice(&n, &r, &e.notices_sent, t("2030-02-12T00:00:00Z")).unwrap();
         assert_eq!(h, 72);
         e.notices_sent.extend(keys);
         // Sent: not again on the next pass.
-        assert_eq!(due_notice(&n, &r, &e.notices_sent, t("2030-02-13T00:00:00Z")), None);
+        assert_eq!(
+            due_notice(&n, &r, &e.notices_sent, t("2030-02-13T00:00:00Z")),
+            None
+        );
         let (h, keys) = due_notice(&n, &r, &e.notices_sent, t("2030-02-14T00:00:00Z")).unwrap();
         assert_eq!(h, 24);
         e.notices_sent.extend(keys);
-        assert_eq!(due_notice(&n, &r, &e.notices_sent, t("2030-02-14T23:00:00Z")), None);
+        assert_eq!(
+            due_notice(&n, &r, &e.notices_sent, t("2030-02-14T23:00:00Z")),
+            None
+        );
         // At the deadline the action itself is due, not a warning.
         assert_eq!(due_notice(&n, &r, &[], t("2030-02-15T00:00:00Z")), None);
         let planned = planned_notices(&n, &r, &e.notices_sent);
@@ -251,7 +263,10 @@ mod tests {
         e.last_activity = Some(t("2030-01-07T06:00:00Z"));
         let n2 = next_action(&e, &r).unwrap();
         assert_ne!(n1, n2);
-        assert_eq!(due_notice(&n2, &r, &e.notices_sent, t("2030-01-13T00:00:00Z")), None);
+        assert_eq!(
+            due_notice(&n2, &r, &e.notices_sent, t("2030-01-13T00:00:00Z")),
+            None
+        );
         assert!(due_notice(&n2, &r, &e.notices_sent, t("2030-01-13T06:00:00Z")).is_some());
     }
 

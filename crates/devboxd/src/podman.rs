@@ -293,11 +293,20 @@ impl Engine for Podman {
             filters: Some(label_filter(labels)),
             ..Default::default()
         };
-        let list = self
-            .docker()?
-            .list_containers(Some(opts))
-            .await
-            .map_err(map_err)?;
+        // Podman 4.3 briefly reports the state `stopped` (between a container's stop and its
+        // cleanup), which the Docker API types do not know: the whole list then fails to
+        // decode. The state is transient, so ask again for a bounded time.
+        let mut attempts = 0;
+        let list = loop {
+            match self.docker()?.list_containers(Some(opts.clone())).await {
+                Ok(list) => break list,
+                Err(e) if attempts < 50 && e.to_string().contains("unknown variant") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(map_err(e)),
+            }
+        };
         Ok(list
             .into_iter()
             .map(|c| ContainerRecord {

@@ -920,7 +920,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             == Some(step)
         {
             tracing::error!(step, "fault injection: crashing (SIGKILL) after this step");
-            let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
             std::process::abort();
         }
     }

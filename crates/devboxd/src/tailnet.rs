@@ -145,7 +145,9 @@ impl TailscaleApi {
     /// Deletes a device; one that is already gone counts as deleted.
     pub async fn delete(&self, key: &SecretString, id: &str) -> Result<(), HttpError> {
         let url = self.url(&format!("/api/v2/device/{id}"));
-        let resp = self.send(self.http.client()?.delete(&url), &url, key).await?;
+        let resp = self
+            .send(self.http.client()?.delete(&url), &url, key)
+            .await?;
         let s = resp.status();
         if s.is_success() || s.as_u16() == 404 {
             Ok(())

@@ -97,7 +97,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if let Err(e) = r {
             tracing::error!(container = name, error = %e, "cannot record a failed tailnet cleanup");
         }
-        tracing::warn!(container = name, error, "tailnet cleanup failed; will retry");
+        tracing::warn!(
+            container = name,
+            error,
+            "tailnet cleanup failed; will retry"
+        );
     }
 
     /// Retries every pending tailnet cleanup.
@@ -174,10 +178,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.update_whole_state(|s| {
             s.notices.retain(|x| {
                 !(x.container == n.container
-                    && matches!(
-                        x.kind,
-                        NoticeKind::StopWarning | NoticeKind::DestroyWarning
-                    ))
+                    && matches!(x.kind, NoticeKind::StopWarning | NoticeKind::DestroyWarning))
             });
             s.notices.push(n);
         })?;
@@ -545,7 +546,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         container: name.to_string(),
                         owner: owner.clone(),
                         kind: NoticeKind::Destroyed,
-                        message: format!("{name} and its home volume were destroyed after {} days stopped", rules.stopped_destroy_days),
+                        message: format!(
+                            "{name} and its home volume were destroyed after {} days stopped",
+                            rules.stopped_destroy_days
+                        ),
                         deadline: None,
                         created_at: now.to_string(),
                     })
@@ -597,9 +601,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let state = self.state.load().map_err(internal)?;
         let stale = |n: &Notice| {
             matches!(n.kind, NoticeKind::Stopped | NoticeKind::Destroyed)
-                && n.created_at
-                    .parse::<Timestamp>()
-                    .is_ok_and(|t| t < cutoff)
+                && n.created_at.parse::<Timestamp>().is_ok_and(|t| t < cutoff)
         };
         if state.notices.iter().any(stale) {
             self.update_whole_state(|s| s.notices.retain(|n| !stale(n)))?;

@@ -150,6 +150,12 @@ pub struct Options {
     pub ready_timeout_secs: u64,
     pub image: Option<String>,
     pub op_delay_ms: u64,
+    /// Merged into the daemon config (e.g. test hooks).
+    pub extra_config: serde_json::Value,
+    /// Merged into users.json's `containers` (lifecycle policy, webhook, API key reference).
+    pub extra_policy: serde_json::Value,
+    /// More items in the fake 1Password (reference, value).
+    pub extra_items: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -163,6 +169,9 @@ impl Default for Options {
             ready_timeout_secs: 30,
             image: None,
             op_delay_ms: 0,
+            extra_config: serde_json::Value::Null,
+            extra_policy: serde_json::Value::Null,
+            extra_items: vec![],
         }
     }
 }
@@ -236,7 +245,7 @@ impl World {
             .map(|t| t.name.clone())
             .collect();
         admins.sort();
-        let users_json = serde_json::json!({
+        let mut users_json = serde_json::json!({
             "users": u,
             "containers": {
                 "opVault": "DevBox", "maxPerUser": opts.max_per_user, "maxGlobal": opts.max_global,
@@ -245,6 +254,11 @@ impl World {
             },
             "derived": {"allUsers": all, "adminUsers": admins, "perUser": per_user}
         });
+        if let serde_json::Value::Object(extra) = &opts.extra_policy {
+            for (k, v) in extra {
+                users_json["containers"][k] = v.clone();
+            }
+        }
         let users_file = dir.path().join("users.json");
         std::fs::write(
             &users_file,
@@ -274,6 +288,9 @@ impl World {
                 );
             }
         }
+        for (reference, value) in &opts.extra_items {
+            items.insert(reference.clone(), serde_json::Value::String(value.clone()));
+        }
         let token = format!("ops_TOKENCANARY{}", std::process::id());
         let store = dir.path().join("op-store.json");
         std::fs::write(
@@ -292,7 +309,7 @@ impl World {
         let socket = run_dir.join("devbox.sock");
         std::fs::create_dir_all(&run_dir).unwrap();
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "usersFile": users_file,
             "socketPath": socket,
             "socketGroup": group.name,
@@ -304,6 +321,11 @@ impl World {
             "instance": instance,
             "readyTimeoutSecs": opts.ready_timeout_secs,
         });
+        if let serde_json::Value::Object(extra) = &opts.extra_config {
+            for (k, v) in extra {
+                config[k] = v.clone();
+            }
+        }
         let config_file = dir.path().join("devboxd.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
 
@@ -380,6 +402,42 @@ impl World {
                 std::fs::read_to_string(&daemon_log).unwrap_or_default()
             );
         }
+    }
+
+    /// Changes one field of the daemon config (takes effect at the next restart).
+    pub fn set_config(&self, key: &str, value: serde_json::Value) {
+        let path = self.dir.path().join("devboxd.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if value.is_null() {
+            config.as_object_mut().unwrap().remove(key);
+        } else {
+            config[key] = value;
+        }
+        std::fs::write(&path, config.to_string()).unwrap();
+    }
+
+    /// SIGKILL, as a crash or a power cut would.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits until the daemon exits on its own (a fault-injection crash); true if it did.
+    pub fn wait_daemon_exit(&mut self, timeout: Duration) -> bool {
+        let Some(c) = self.daemon.as_mut() else {
+            return true;
+        };
+        let exited = poll_until(timeout, "devboxd exit", || {
+            c.try_wait().ok().flatten().map(|_| ())
+        })
+        .is_ok();
+        if exited {
+            self.daemon = None;
+        }
+        exited
     }
 
     pub fn stop_daemon(&mut self) {

@@ -1,0 +1,648 @@
+//! The reconciler against real Podman, the testbed image (real devbox-entrypoint, fake tailnet),
+//! real Unix users, the fake `op` and the FAKE Tailscale API of the test kit: reboot recovery,
+//! crash safety at every step of create/stop/destroy, idle stop / destroy with notices and a
+//! webhook under a test clock, and tailnet cleanup.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use devbox_api::{ContainerStatus, LifecyclePlan, Notice, NoticeKind};
+use devbox_test_kit::{bin_path, poll_until};
+
+fn podman_state(name: &str) -> Option<String> {
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "podman",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            name,
+        ])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn volume_exists(name: &str) -> bool {
+    Command::new("timeout")
+        .args(["120", "podman", "volume", "exists", name])
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn podman_kill(name: &str) {
+    let out = Command::new("timeout")
+        .args(["120", "podman", "kill", name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn state_json(w: &World) -> serde_json::Value {
+    match std::fs::read_to_string(w.state_dir.join("state.json")) {
+        Ok(t) => serde_json::from_str(&t).expect("state.json stays readable"),
+        Err(_) => serde_json::json!({}),
+    }
+}
+
+fn ready(w: &World, user: &TestUser, name: &str) -> bool {
+    let o = w.ctl_as(user, &["--json", "status", name]);
+    serde_json::from_slice::<ContainerStatus>(&o.stdout)
+        .ok()
+        .and_then(|s| s.entrypoint)
+        .is_some_and(|e| e.ready)
+}
+
+fn op_reads(w: &World, user: &str) -> usize {
+    std::fs::read_to_string(&w.op_log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("{user}-tailscale-authkey")))
+        .count()
+}
+
+// ------------------------------------------------------------------ reboot
+
+#[test]
+fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
+    if skip("simulated_reboot_brings_desired_running_containers_back_rekeyed") {
+        return;
+    }
+    let mut w = World::new(
+        &[("a", false), ("b", false), ("c", false), ("m", true)],
+        Options::default(),
+    );
+    // 7 containers over 3 users: 6 running, 1 stopped by its owner.
+    let mut running: Vec<(usize, String)> = Vec::new();
+    for i in 0..6 {
+        let u = i % 3;
+        let name = w.name(&format!("rb{i}"));
+        ok(w.ctl_as(w.user(u), &["create", &name, "--another"]));
+        running.push((u, name));
+    }
+    let stopped = w.name("rbstop");
+    ok(w.ctl_as(w.user(0), &["create", &stopped, "--another"]));
+    ok(w.ctl_as(w.user(0), &["stop", &stopped]));
+
+    // Power cut: the daemon dies, every container is killed behind its back.
+    w.kill_daemon();
+    for (_, n) in &running {
+        podman_kill(n);
+    }
+    for (_, n) in &running {
+        poll_until(Duration::from_secs(60), "container killed", || {
+            (podman_state(n).as_deref() != Some("running")).then_some(())
+        })
+        .unwrap();
+    }
+    let reads_before: Vec<usize> = (0..3).map(|u| op_reads(&w, &w.user(u).name)).collect();
+
+    let t0 = Instant::now();
+    w.restart_daemon();
+    for (u, n) in &running {
+        poll_until(
+            Duration::from_secs(120),
+            "recovered container ready",
+            || ready(&w, w.user(*u), n).then_some(()),
+        )
+        .unwrap_or_else(|e| panic!("{n}: {e}\n{}", w.daemon_log()));
+    }
+    let recovery = t0.elapsed();
+    println!(
+        "RECOVERY: {} desired-running containers back and ready {:.1} s after the daemon restarted",
+        running.len(),
+        recovery.as_secs_f64()
+    );
+    assert!(recovery < Duration::from_secs(60), "SC-006: {recovery:?}");
+    // Re-keyed: each user's key was fetched again from 1Password, once per container, and the
+    // key file is back on the (fresh) tmpfs.
+    for (u, before) in reads_before.iter().enumerate() {
+        assert_eq!(
+            op_reads(&w, &w.user(u).name) - before,
+            2,
+            "user {u} key reads after restart"
+        );
+    }
+    for (_, n) in &running {
+        let o = Command::new("podman")
+            .args(["exec", n, "test", "-s", "/run/devbox/tailscale-authkey"])
+            .status()
+            .unwrap();
+        assert!(o.success(), "{n}: the key was not delivered again");
+    }
+    // The one its owner stopped stays stopped, and keeps its desired state.
+    assert_ne!(podman_state(&stopped).as_deref(), Some("running"));
+    assert_eq!(state_json(&w)["containers"][&stopped]["desired"], "stopped");
+    assert!(w.daemon_log().contains("reconcile at start done"));
+}
+
+// ------------------------------------------------------------------ crash safety
+
+#[test]
+fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
+    if skip("daemon_killed_at_every_step_of_create_stop_destroy_converges") {
+        return;
+    }
+    let mut w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({"testHooks": true}),
+            ..Options::default()
+        },
+    );
+    let owner = w.user(0).name.clone();
+    let crash_at = |w: &mut World, step: &str| {
+        w.stop_daemon();
+        w.set_config(
+            "faultInjection",
+            serde_json::json!(format!("crash-after:{step}")),
+        );
+        w.restart_daemon();
+    };
+    let restart_clean = |w: &mut World, step: &str| {
+        assert!(
+            w.wait_daemon_exit(Duration::from_secs(60)),
+            "the daemon did not crash at {step}"
+        );
+        w.set_config("faultInjection", serde_json::Value::Null);
+        w.restart_daemon();
+    };
+
+    // create: every step undone at the next start.
+    for (i, step) in [
+        "create-journaled",
+        "create-volume",
+        "create-container",
+        "create-started",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = w.name(&format!("cc{i}"));
+        crash_at(&mut w, step);
+        let o = w.ctl_as(w.user(0), &["create", &name, "--another"]);
+        assert!(!o.status.success(), "{step}: create should have died");
+        restart_clean(&mut w, step);
+        poll_until(Duration::from_secs(60), "create undone", || {
+            (podman_state(&name).is_none()
+                && !volume_exists(&format!("devbox-home-{name}"))
+                && state_json(&w)["containers"].get(&name).is_none())
+            .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{step}: {e}\n{}", w.daemon_log()));
+        println!("crash after {step}: create undone");
+    }
+
+    // stop: the recorded intent is finished.
+    for (i, step) in ["stop-recorded", "stop-logged-out"].iter().enumerate() {
+        let name = w.name(&format!("cs{i}"));
+        ok(w.ctl_as(w.user(0), &["create", &name, "--another"]));
+        crash_at(&mut w, step);
+        let o = w.ctl_as(w.user(0), &["stop", &name]);
+        assert!(!o.status.success(), "{step}: stop should have died");
+        restart_clean(&mut w, step);
+        poll_until(Duration::from_secs(60), "stop finished", || {
+            (podman_state(&name).is_some_and(|s| s != "running")
+                && state_json(&w)["containers"][&name]["desired"] == "stopped")
+                .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{step}: {e}\n{}", w.daemon_log()));
+        assert!(volume_exists(&format!("devbox-home-{name}")), "{step}");
+        // Not lost: still listed and startable.
+        let list = ok(w.ctl_as(w.user(0), &["list"]));
+        assert!(list.contains(&name), "{step}: {list}");
+        ok(w.ctl_as(w.user(0), &["destroy", &name, "--yes"]));
+        println!("crash after {step}: stop finished");
+    }
+
+    // destroy: finished, nothing left behind.
+    for (i, step) in [
+        "destroy-recorded",
+        "destroy-logged-out",
+        "destroy-container-removed",
+        "destroy-volume-removed",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = w.name(&format!("cd{i}"));
+        ok(w.ctl_as(w.user(0), &["create", &name, "--another"]));
+        crash_at(&mut w, step);
+        let o = w.ctl_as(w.user(0), &["destroy", &name, "--yes"]);
+        assert!(!o.status.success(), "{step}: destroy should have died");
+        restart_clean(&mut w, step);
+        poll_until(Duration::from_secs(60), "destroy finished", || {
+            (podman_state(&name).is_none()
+                && !volume_exists(&format!("devbox-home-{name}"))
+                && state_json(&w)["containers"].get(&name).is_none())
+            .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{step}: {e}\n{}", w.daemon_log()));
+        println!("crash after {step}: destroy finished");
+    }
+
+    // Nothing orphaned, the state is readable, the daemon works.
+    assert!(
+        w.podman_containers().is_empty(),
+        "{:?}",
+        w.podman_containers()
+    );
+    assert!(w.podman_volumes().is_empty(), "{:?}", w.podman_volumes());
+    assert!(state_json(&w)["containers"]
+        .as_object()
+        .is_none_or(|m| m.is_empty()));
+    let log = w.daemon_log();
+    assert!(
+        log.contains("undo-create") && log.contains("finish-destroy"),
+        "{log}"
+    );
+    let _ = owner;
+}
+
+// ------------------------------------------------------------------ idle / notices
+
+/// A local HTTP server recording JSON POST bodies (the notice webhook's receiver).
+struct WebhookSink {
+    url: String,
+    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl WebhookSink {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let b = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut len = 0usize;
+                let mut line = String::new();
+                let mut first = true;
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if first {
+                        assert!(line.starts_with("POST /hook "), "{line}");
+                        first = false;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; len];
+                if reader.read_exact(&mut body).is_ok() {
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        b.lock().unwrap().push(v);
+                    }
+                }
+                let mut out = &stream;
+                let _ = out.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            }
+        });
+        Self { url, bodies }
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["kind"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+struct TestClock {
+    path: std::path::PathBuf,
+    t0: jiff::Timestamp,
+}
+
+impl TestClock {
+    fn set_hours(&self, hours: f64) {
+        let t = self
+            .t0
+            .checked_add(jiff::SignedDuration::from_secs_f64(hours * 3600.0))
+            .unwrap();
+        std::fs::write(&self.path, t.to_string()).unwrap();
+    }
+}
+
+fn gc(w: &World) {
+    // The admin runs one reconciler pass now (the timer would do the same).
+    ok(w.ctl_as(w.users.last().unwrap(), &["gc"]));
+}
+
+fn notices(w: &World, user: &TestUser) -> Vec<Notice> {
+    serde_json::from_str(&ok(w.ctl_as(user, &["--json", "notices"]))).unwrap()
+}
+
+#[test]
+fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
+    if skip("idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones") {
+        return;
+    }
+    let sink = WebhookSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let clock_path = dir.path().join("now");
+    // The test clock runs a day ahead of the wall clock, so the entrypoint's own (wall clock)
+    // activity reports are older than every fake time and do not move the deadlines.
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 86_400).unwrap();
+    let clock = TestClock {
+        path: clock_path.clone(),
+        t0,
+    };
+    clock.set_hours(0.0);
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({
+                "testHooks": true,
+                "testClockFile": clock_path,
+                "reconcileIntervalSecs": 3600,
+            }),
+            extra_policy: serde_json::json!({"notifyWebhook": sink.url}),
+            ..Options::default()
+        },
+    );
+    let a = w.user(0);
+    let name = w.name("idle");
+    ok(w.ctl_as(a, &["create", &name]));
+
+    // The plan: stop at t0 + 7 d, warned 24 h before.
+    let plan: LifecyclePlan =
+        serde_json::from_str(&ok(w.ctl_as(a, &["--json", "gc", "--dry-run"]))).unwrap();
+    let item = &plan.containers[0];
+    let stop_at = t0
+        .checked_add(jiff::SignedDuration::from_hours(7 * 24))
+        .unwrap();
+    assert_eq!(item.next.as_ref().unwrap().action, "stop");
+    assert_eq!(item.next.as_ref().unwrap().at, stop_at.to_string());
+    assert_eq!(item.notices.len(), 1);
+    assert_eq!(item.notices[0].hours_before, 24);
+    let human = ok(w.ctl_as(a, &["gc", "--dry-run"]));
+    assert!(human.contains(&format!("stop at {stop_at}")), "{human}");
+    // Only admins run passes by hand.
+    fails(w.ctl_as(a, &["gc"]), 4);
+
+    // One second before the warning threshold: nothing.
+    clock.set_hours(6.0 * 24.0 - 1.0 / 3600.0);
+    gc(&w);
+    assert!(notices(&w, a).is_empty());
+    assert!(sink.kinds().is_empty());
+    // Exactly at it: one warning, by every channel; a second pass does not repeat it.
+    clock.set_hours(6.0 * 24.0);
+    gc(&w);
+    gc(&w);
+    let n = notices(&w, a);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].kind, NoticeKind::StopWarning);
+    assert_eq!(n[0].deadline.as_deref(), Some(stop_at.to_string().as_str()));
+    poll_until(Duration::from_secs(10), "webhook", || {
+        (sink.kinds().len() == 1).then_some(())
+    })
+    .unwrap();
+    let body = sink.bodies.lock().unwrap()[0].clone();
+    assert_eq!(body["container"], name.as_str());
+    assert_eq!(body["owner"], a.name.as_str());
+    assert_eq!(body["email"], format!("{}@example.org", a.name));
+    // Every command shows it (stderr); the login hook prints it.
+    let list = w.ctl_as(a, &["list"]);
+    assert!(
+        stderr(&list).contains("will be stopped"),
+        "{}",
+        stderr(&list)
+    );
+    let login = ok(w.ctl_as(a, &["notices", "--login"]));
+    assert!(
+        login.contains(&format!("devbox-ctl keep {name}")),
+        "{login}"
+    );
+    // Other users do not see it.
+    assert!(notices(&w, w.user(1)).is_empty());
+
+    // Activity in the middle: keep resets the idle clock and clears the warning.
+    clock.set_hours(6.0 * 24.0 + 1.0);
+    ok(w.ctl_as(a, &["keep", &name]));
+    assert!(notices(&w, a).is_empty());
+    let stop_at2 = t0
+        .checked_add(jiff::SignedDuration::from_hours(13 * 24 + 1))
+        .unwrap();
+    clock.set_hours(7.0 * 24.0 + 1.0); // the old deadline has passed: nothing happens
+    gc(&w);
+    assert_eq!(podman_state(&name).as_deref(), Some("running"));
+    assert_eq!(sink.kinds().len(), 1);
+    clock.set_hours(12.0 * 24.0 + 1.0);
+    gc(&w);
+    assert_eq!(notices(&w, a).len(), 1);
+    assert_eq!(
+        notices(&w, a)[0].deadline.as_deref(),
+        Some(stop_at2.to_string().as_str())
+    );
+    // At the deadline: stopped, with a notice.
+    clock.set_hours(13.0 * 24.0 + 1.0);
+    gc(&w);
+    assert_ne!(podman_state(&name).as_deref(), Some("running"));
+    let n = notices(&w, a);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].kind, NoticeKind::Stopped);
+
+    // Stopped: destroyed 14 d later, warned 72 h and 24 h before.
+    let destroy_h = 13.0 * 24.0 + 1.0 + 14.0 * 24.0;
+    clock.set_hours(destroy_h - 72.0 - 1.0 / 3600.0);
+    gc(&w);
+    assert_eq!(sink.kinds().len(), 3, "{:?}", sink.kinds());
+    clock.set_hours(destroy_h - 72.0);
+    gc(&w);
+    gc(&w);
+    clock.set_hours(destroy_h - 24.0);
+    gc(&w);
+    gc(&w);
+    let n = notices(&w, a);
+    assert_eq!(n.len(), 1, "one current warning: {n:?}");
+    assert_eq!(n[0].kind, NoticeKind::DestroyWarning);
+    assert!(podman_state(&name).is_some());
+    clock.set_hours(destroy_h);
+    gc(&w);
+    assert!(podman_state(&name).is_none());
+    assert!(!volume_exists(&format!("devbox-home-{name}")));
+    let n = notices(&w, a);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].kind, NoticeKind::Destroyed);
+    poll_until(Duration::from_secs(10), "webhooks", || {
+        (sink.kinds().len() == 6).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", sink.kinds()));
+    assert_eq!(
+        sink.kinds(),
+        [
+            "stop-warning",
+            "stop-warning",
+            "stopped",
+            "destroy-warning",
+            "destroy-warning",
+            "destroyed"
+        ]
+    );
+    let log = w.daemon_log();
+    assert!(log.contains("auto-stop") && log.contains("auto-destroy"));
+}
+
+// ------------------------------------------------------------------ tailnet cleanup
+
+struct FakeApi {
+    child: Child,
+    url: String,
+}
+
+impl FakeApi {
+    fn start(listen: &str, control: &std::path::Path, key_file: &std::path::Path) -> Self {
+        let mut child = Command::new(bin_path("fake-tailscale-api").unwrap())
+            .args(["--listen", listen, "--control"])
+            .arg(control)
+            .arg("--api-key-file")
+            .arg(key_file)
+            .env("FAKE_ARGV_LOG", control.with_extension("argv.jsonl"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("fake-tailscale-api said {first:?}"))
+            .to_string();
+        Self { child, url }
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn devices(control: &std::path::Path) -> Vec<(String, String)> {
+    devbox_test_kit::fake_tailscale::Control::at(control)
+        .list_devices()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.hostname, d.name))
+        .collect()
+}
+
+#[test]
+fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() {
+    if skip("destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes") {
+        return;
+    }
+    // One fake tailnet shared by the containers (bind mount) and the fake Tailscale API.
+    let tailnet = tempfile::tempdir().unwrap();
+    let control = tailnet.path().join("control.json");
+    let api_key = format!("tskey-api-CANARY{}", std::process::id());
+    let key_file = tailnet.path().join("api-key");
+    std::fs::write(&key_file, &api_key).unwrap();
+    let api = FakeApi::start("127.0.0.1:0", &control, &key_file);
+    let api_ref = "op://DevBox/tailscale-api-key/credential";
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({
+                "testHooks": true,
+                "userns": "",
+                "testBindMounts": [format!("{}:/var/lib/fake-tailscale", tailnet.path().display())],
+                "tailscaleApiUrl": api.url,
+                "tailnet": "example.com",
+            }),
+            extra_policy: serde_json::json!({"tailscaleApiKeyRef": api_ref}),
+            extra_items: vec![(api_ref.to_string(), api_key.clone())],
+            ..Options::default()
+        },
+    );
+    let a = w.user(0);
+    let admin = w.user(1);
+    let names: Vec<String> = (0..3).map(|i| w.name(&format!("tn{i}"))).collect();
+    for n in &names {
+        ok(w.ctl_as(a, &["create", n, "--another"]));
+    }
+    let no_suffix = |when: &str| {
+        let devs = devices(&control);
+        for (host, name) in &devs {
+            assert_eq!(host, name, "{when}: a device got a suffixed name: {devs:?}");
+        }
+        devs
+    };
+    assert_eq!(no_suffix("after create").len(), 3);
+
+    // Stop/start cycles: logout removes the ephemeral node, the name comes back unchanged.
+    for _ in 0..2 {
+        ok(w.ctl_as(a, &["stop", &names[0]]));
+        assert!(!devices(&control).iter().any(|(h, _)| h == &names[0]));
+        ok(w.ctl_as(a, &["start", &names[0]]));
+        no_suffix("after stop/start");
+    }
+    // Killed without logging out (the node stays behind), started again: still no suffix.
+    podman_kill(&names[1]);
+    assert!(devices(&control).iter().any(|(h, _)| h == &names[1]));
+    ok(w.ctl_as(a, &["start", &names[1]]));
+    assert_eq!(no_suffix("after kill/start").len(), 3);
+
+    // Killed, then destroyed: the API removes the node the container could not log out.
+    podman_kill(&names[1]);
+    ok(w.ctl_as(a, &["destroy", &names[1], "--yes"]));
+    assert!(!devices(&control).iter().any(|(h, _)| h == &names[1]));
+
+    // The API is down during a destroy: the cleanup is recorded, shown, and retried.
+    let port = api.url.rsplit(':').next().unwrap().to_string();
+    drop(api);
+    podman_kill(&names[2]);
+    let out = ok(w.ctl_as(a, &["destroy", &names[2], "--yes"]));
+    assert!(devices(&control).iter().any(|(h, _)| h == &names[2]));
+    let n = notices(&w, a);
+    assert!(
+        n.iter()
+            .any(|x| x.kind == NoticeKind::CleanupFailed && x.container == names[2]),
+        "{n:?} {out}"
+    );
+    let plan: LifecyclePlan =
+        serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "gc", "--dry-run", "--all"])))
+            .unwrap();
+    assert_eq!(plan.pending_cleanups.len(), 1, "{plan:?}");
+    assert_eq!(plan.pending_cleanups[0].name, names[2]);
+    let _api = FakeApi::start(&format!("127.0.0.1:{port}"), &control, &key_file);
+    gc(&w);
+    let plan: LifecyclePlan =
+        serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "gc", "--dry-run", "--all"])))
+            .unwrap();
+    assert!(plan.pending_cleanups.is_empty(), "{plan:?}");
+    assert!(notices(&w, a).is_empty());
+
+    ok(w.ctl_as(a, &["destroy", &names[0], "--yes"]));
+    assert_eq!(devices(&control), vec![], "devices remain");
+    // The API key never shows up in the daemon's log or state.
+    assert!(!w.daemon_log().contains(&api_key));
+    assert!(!std::fs::read_to_string(w.state_dir.join("state.json"))
+        .unwrap_or_default()
+        .contains(&api_key));
+}
