@@ -808,19 +808,18 @@ impl Supervisor {
         if !self.cfg.syncthing_home.join("cert.pem").exists() {
             return;
         }
-        let out = run_with_timeout(
-            Command::new("syncthing").args([
-                "serve".to_string(),
-                format!("--home={}", self.cfg.syncthing_home.display()),
-                "--device-id".into(),
-            ]),
-            Duration::from_secs(5),
-        );
-        if let Ok(out) = out {
-            let id = out.stdout.trim();
-            if out.success && id.len() >= 56 && id.contains('-') {
-                log_event!(SYNCTHING, "device ID {id}");
-                self.device_id = Some(id.to_string());
+        for args in crate::syncthing::device_id_commands(&self.cfg) {
+            let out = run_with_timeout(
+                Command::new("syncthing").args(&args),
+                Duration::from_secs(5),
+            );
+            if let Ok(out) = out {
+                let id = out.stdout.trim();
+                if out.success && crate::syncthing::is_device_id(id) {
+                    log_event!(SYNCTHING, "device ID {id}");
+                    self.device_id = Some(id.to_string());
+                    return;
+                }
             }
         }
     }

@@ -113,10 +113,32 @@ pub fn args(cfg: &Config) -> Vec<String> {
         format!("--home={}", cfg.syncthing_home.display()),
         "--no-browser".into(),
         "--no-restart".into(),
+        // (No --no-default-folder: Syncthing 2 dropped the flag; STNODEFAULTFOLDER=1 in the
+        // environment works for 1.x and 2.x, and our first-start config has its own folder.)
         "--no-upgrade".into(),
-        "--no-default-folder".into(),
         format!("--gui-address=http://{}", cfg.syncthing_gui),
     ]
+}
+
+/// The commands that print the device ID, newest Syncthing first: 2.x has a `device-id`
+/// subcommand, 1.x a `serve --device-id` flag.
+pub fn device_id_commands(cfg: &Config) -> [Vec<String>; 2] {
+    let home = format!("--home={}", cfg.syncthing_home.display());
+    [
+        vec!["device-id".into(), home.clone()],
+        vec!["serve".into(), home, "--device-id".into()],
+    ]
+}
+
+/// A device ID as Syncthing prints it: 8 groups of 7 base32 characters.
+pub fn is_device_id(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 8
+        && groups.iter().all(|g| {
+            g.len() == 7
+                && g.bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        })
 }
 
 /// The API key Syncthing uses now (read from its config on the volume).
@@ -162,6 +184,15 @@ mod tests {
         assert_eq!(api_key_from_config(&xml).as_deref(), Some("k3y"));
         assert_eq!(api_key_from_config("<gui></gui>"), None);
         assert_eq!(new_api_key().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn device_ids() {
+        assert!(is_device_id(
+            "7DSNVGV-SWRHA7V-UCM5S3M-LK7CUBB-VIROYZK-N4LBUZK-GSK2Q4R-FW33VQP"
+        ));
+        assert!(!is_device_id("unknown command device-id"));
+        assert!(!is_device_id("7DSNVGV-SWRHA7V"));
     }
 
     #[test]
