@@ -278,4 +278,38 @@ mod tests {
             .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
+
+    #[test]
+    fn lifecycle_defaults_and_test_hooks_are_refused_unless_enabled() {
+        let (_d, p) = write(r#"{"usersFile":"u"}"#);
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.reconcile_interval_secs, 300);
+        assert_eq!(c.notice_hours_before_stop, vec![24]);
+        assert_eq!(c.notice_hours_before_destroy, vec![72, 24]);
+        assert_eq!(c.tailscale_api_url, "https://api.tailscale.com");
+        assert_eq!(c.tailnet, "-");
+        assert!(!c.test_hooks);
+        for hook in [
+            r#""testClockFile":"/x""#,
+            r#""faultInjection":"crash-after:create-volume""#,
+            r#""testBindMounts":["/a:/b"]"#,
+        ] {
+            let (_d, p) = write(&format!(r#"{{"usersFile":"u",{hook}}}"#));
+            let e = Config::load(&p).unwrap_err().to_string();
+            assert!(e.contains("test hooks") && e.contains("testHooks"), "{e}");
+            let (_d, p) = write(&format!(r#"{{"usersFile":"u","testHooks":true,{hook}}}"#));
+            assert!(Config::load(&p).is_ok(), "{hook}");
+        }
+        for bad in [
+            r#""reconcileIntervalSecs":0"#,
+            r#""noticeHoursBeforeDestroy":[72,0]"#,
+            r#""tailscaleApiUrl":"ftp://x""#,
+            r#""tailnet":"a/b""#,
+            r#""testHooks":true,"faultInjection":"boom""#,
+            r#""testHooks":true,"testBindMounts":["relative:/b"]"#,
+        ] {
+            let (_d, p) = write(&format!(r#"{{"usersFile":"u",{bad}}}"#));
+            assert!(Config::load(&p).is_err(), "{bad} accepted");
+        }
+    }
 }

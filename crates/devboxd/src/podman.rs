@@ -255,11 +255,22 @@ impl Engine for Podman {
     }
 
     async fn inspect(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {
-        match self
-            .docker()?
-            .inspect_container(name, None::<InspectContainerOptions>)
-            .await
-        {
+        // Podman 4.3's transient `stopped` state (see list_by_labels): ask again.
+        let mut attempts = 0;
+        let inspected = loop {
+            match self
+                .docker()?
+                .inspect_container(name, None::<InspectContainerOptions>)
+                .await
+            {
+                Err(e) if attempts < 50 && e.to_string().contains("unknown variant") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => break other,
+            }
+        };
+        match inspected {
             Ok(c) => {
                 let config = c.config.unwrap_or_default();
                 Ok(Some(ContainerRecord {

@@ -52,7 +52,7 @@ impl Http {
     /// POSTs `body` as JSON; any 2xx is success.
     pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(), HttpError> {
         let werr = |reason: String| HttpError::Webhook {
-            url: url.to_string(),
+            url: redact_url(url),
             reason,
         };
         let resp = self
@@ -66,6 +66,19 @@ impl Http {
             return Err(werr(format!("HTTP {}", resp.status().as_u16())));
         }
         Ok(())
+    }
+}
+
+/// Webhook URLs often carry a secret in their path (Slack, Matrix hooks): errors and logs show
+/// only the scheme and host.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}/…")
+        }
+        None => "(invalid URL)".to_string(),
     }
 }
 
@@ -174,5 +187,23 @@ impl TailscaleApi {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_redacted_to_their_host() {
+        assert_eq!(
+            redact_url("https://hooks.example.org/services/T000/B000/SECRET"),
+            "https://hooks.example.org/…"
+        );
+        assert_eq!(
+            redact_url("http://user:pw@127.0.0.1:8080/hook?token=x"),
+            "http://127.0.0.1:8080/…"
+        );
+        assert_eq!(redact_url("nonsense"), "(invalid URL)");
     }
 }

@@ -68,11 +68,12 @@ fn ready(w: &World, user: &TestUser, name: &str) -> bool {
         .is_some_and(|e| e.ready)
 }
 
+/// How often the user's key was read from the fake 1Password (occurrences of its reference in
+/// the argv log; concurrent appends may share a line).
 fn op_reads(w: &World, user: &str) -> usize {
     std::fs::read_to_string(&w.op_log)
         .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(&format!("{user}-tailscale-authkey")))
+        .matches(&format!("{user}-tailscale-authkey/"))
         .count()
 }
 
@@ -149,6 +150,19 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
     assert_ne!(podman_state(&stopped).as_deref(), Some("running"));
     assert_eq!(state_json(&w)["containers"][&stopped]["desired"], "stopped");
     assert!(w.daemon_log().contains("reconcile at start done"));
+
+    // Key rotation without re-creation: an admin rotates every container of one user, now.
+    let admin = w.user(3);
+    let u0 = w.user(0).name.clone();
+    let before = op_reads(&w, &u0);
+    let out = ok(w.ctl_as(admin, &["rotate-key", "--user", &u0, "--now"]));
+    assert_eq!(out.matches("re-authenticated").count(), 2, "{out}");
+    assert_eq!(op_reads(&w, &u0) - before, 2);
+    for (u, n) in running.iter().filter(|(u, _)| *u == 0) {
+        assert!(ready(&w, w.user(*u), n), "{n} not ready after rotation");
+    }
+    // Other users may not rotate someone else's keys.
+    fails(w.ctl_as(w.user(1), &["rotate-key", "--user", &u0]), 4);
 }
 
 // ------------------------------------------------------------------ crash safety

@@ -349,6 +349,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
                     self.undo_create(name, &super::volume_name(name), p.created_volume)
                         .await;
+                    // It may have joined the tailnet before the crash.
+                    if let Err(e) = self.delete_tailnet_devices(name).await {
+                        tracing::warn!(container = %name, error = %e, "undo-create: tailnet cleanup failed");
+                    }
                     self.update_state(name, |s| {
                         s.remove(name);
                     })?;
