@@ -16,6 +16,9 @@ use common::*;
 use devbox_api::{ContainerStatus, LifecyclePlan, Notice, NoticeKind};
 use devbox_test_kit::{bin_path, poll_until};
 
+/// Generous: these tests share two cores with every other Podman test.
+const READY_SECS: u64 = 90;
+
 fn podman_state(name: &str) -> Option<String> {
     let out = Command::new("timeout")
         .args([
@@ -86,7 +89,10 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
     }
     let mut w = World::new(
         &[("a", false), ("b", false), ("c", false), ("m", true)],
-        Options::default(),
+        Options {
+            ready_timeout_secs: READY_SECS,
+            ..Options::default()
+        },
     );
     // 7 containers over 3 users: 6 running, 1 stopped by its owner.
     let mut running: Vec<(usize, String)> = Vec::new();
@@ -176,6 +182,7 @@ fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
         &[("a", false), ("m", true)],
         Options {
             extra_config: serde_json::json!({"testHooks": true}),
+            ready_timeout_secs: READY_SECS,
             ..Options::default()
         },
     );
@@ -392,6 +399,7 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
                 "reconcileIntervalSecs": 3600,
             }),
             extra_policy: serde_json::json!({"notifyWebhook": sink.url}),
+            ready_timeout_secs: READY_SECS,
             ..Options::default()
         },
     );
@@ -591,6 +599,7 @@ fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() 
             }),
             extra_policy: serde_json::json!({"tailscaleApiKeyRef": api_ref}),
             extra_items: vec![(api_ref.to_string(), api_key.clone())],
+            ready_timeout_secs: READY_SECS,
             ..Options::default()
         },
     );
