@@ -150,25 +150,40 @@ fn rescan(b: &DevBox, peer: &HostPeer) {
 }
 
 /// Polls until `f` holds, within [`SYNC_WAIT`]. Changes are normally picked up by the
-/// file-system watchers within about a second; if nothing happened after 10 s, both sides are
-/// asked to rescan once (and the test says so), so a watcher missing an event under heavy load
-/// does not fail the sync itself.
-fn wait_sync<T>(what: &str, b: &DevBox, peer: &HostPeer, mut f: impl FnMut() -> Option<T>) -> T {
+/// file-system watchers and sent within about a second. Two nudges keep a loaded test machine
+/// from failing the sync itself, and the test says when it used them: after 10 s both sides
+/// rescan (a watcher may miss an event), after 20 s the host drops and redials the connection
+/// (parallel Podman activity on the bridge can leave a connection silently dead, which
+/// Syncthing only notices after its 90 s ping timeout).
+fn wait_sync<T>(
+    what: &str,
+    b: &DevBox,
+    peer: &HostPeer,
+    box_id: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
-    let mut nudged = false;
+    let (mut rescanned, mut redialled) = (false, false);
     loop {
         if let Some(v) = f() {
             return v;
         }
-        if !nudged && start.elapsed() > Duration::from_secs(10) {
+        if !rescanned && start.elapsed() > Duration::from_secs(10) {
             println!("note: {what}: nothing after 10 s, asking both sides to rescan");
             rescan(b, peer);
-            nudged = true;
+            rescanned = true;
+        }
+        if !redialled && start.elapsed() > Duration::from_secs(20) {
+            println!("note: {what}: nothing after 20 s, the host redials the box");
+            let _ = peer.cli(&["config", "devices", box_id, "paused", "set", "true"]);
+            let _ = peer.cli(&["config", "devices", box_id, "paused", "set", "false"]);
+            redialled = true;
         }
         if start.elapsed() > SYNC_WAIT {
             let peer_log = std::fs::read_to_string(peer.home.parent().unwrap().join("peer.log"));
             panic!(
-                "timed out after {SYNC_WAIT:?} waiting for {what}\nbox log:\n{}\nhost peer log:\n{}",
+                "timed out after {SYNC_WAIT:?} waiting for {what}\nhost connections: {:?}\nbox log:\n{}\nhost peer log:\n{}",
+                peer.cli(&["show", "connections"]),
                 b.logs(),
                 peer_log.unwrap_or_default()
             );
@@ -310,7 +325,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     // Host -> box.
     let t = Instant::now();
     std::fs::write(peer.folder.join("from-host.txt"), "written on the host\n").unwrap();
-    wait_sync("host file on the box", &b, &peer, || {
+    wait_sync("host file on the box", &b, &peer, &box_id, || {
         box_read(&b, "from-host.txt").filter(|c| c == "written on the host\n")
     });
     println!("host -> box: {:?}", t.elapsed());
@@ -330,7 +345,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         "echo 'written in the box' > /home/dev/sync/from-box.txt",
     ])
     .unwrap();
-    wait_sync("box file on the host", &b, &peer, || {
+    wait_sync("box file on the host", &b, &peer, &box_id, || {
         std::fs::read_to_string(peer.folder.join("from-box.txt"))
             .ok()
             .filter(|c| c == "written in the box\n")
@@ -339,7 +354,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
 
     // Conflict: both sides edit the same file while the host's folder is paused.
     std::fs::write(peer.folder.join("shared.txt"), "v0\n").unwrap();
-    wait_sync("shared file on the box", &b, &peer, || {
+    wait_sync("shared file on the box", &b, &peer, &box_id, || {
         box_read(&b, "shared.txt").filter(|c| c == "v0\n")
     });
     peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "true"])
@@ -365,7 +380,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
         v["local"]["size"].as_u64()
     };
-    wait_sync("box indexed its edit", &b, &peer, || {
+    wait_sync("box indexed its edit", &b, &peer, &box_id, || {
         (local_size() == Some("box edit\n".len() as u64)).then_some(())
     });
     peer.cli(&["config", "folders", "devbox-sync", "paused", "set", "false"])
@@ -403,7 +418,7 @@ fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions
     assert_eq!(st.syncthing.device_id.as_deref(), Some(box_id.as_str()));
     let t = Instant::now();
     std::fs::write(peer.folder.join("after-restart.txt"), "still paired\n").unwrap();
-    wait_sync("sync after a restart", &b, &peer, || {
+    wait_sync("sync after a restart", &b, &peer, &box_id, || {
         box_read(&b, "after-restart.txt").filter(|c| c == "still paired\n")
     });
     println!("host -> box after a restart: {:?}", t.elapsed());
