@@ -669,3 +669,90 @@ fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() 
         .unwrap_or_default()
         .contains(&api_key));
 }
+
+#[test]
+fn activity_reported_by_the_entrypoint_moves_the_idle_deadline() {
+    if skip("activity_reported_by_the_entrypoint_moves_the_idle_deadline") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clock_path = dir.path().join("now");
+    // Created "three days ago" by the daemon's clock.
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3 * 86_400).unwrap();
+    let clock = TestClock {
+        path: clock_path.clone(),
+        t0,
+    };
+    clock.set_hours(0.0);
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({"testHooks": true, "testClockFile": clock_path}),
+            ready_timeout_secs: READY_SECS,
+            ..Options::default()
+        },
+    );
+    let a = w.user(0);
+    let name = w.name("act");
+    ok(w.ctl_as(a, &["create", &name]));
+    let plan = |w: &World| -> LifecyclePlan {
+        serde_json::from_str(&ok(w.ctl_as(a, &["--json", "gc", "--dry-run"]))).unwrap()
+    };
+    let first = plan(&w).containers[0].next.clone().unwrap();
+    assert_eq!(
+        first.at,
+        t0.checked_add(jiff::SignedDuration::from_hours(7 * 24))
+            .unwrap()
+            .to_string()
+    );
+
+    // A Zed client connects (the remote server's `proxy` runs while the client is attached).
+    let mut session = Command::new("podman")
+        .args([
+            "exec",
+            "-i",
+            &name,
+            "/opt/devbox/zed-remote-server",
+            "proxy",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = poll_until(Duration::from_secs(60), "entrypoint activity", || {
+        let o = Command::new("timeout")
+            .args([
+                "30",
+                "podman",
+                "exec",
+                &name,
+                "devbox-entrypoint",
+                "status",
+                "--json",
+            ])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        v["lastActivity"].as_str().map(str::to_string)
+    });
+    drop(session.stdin.take());
+    let _ = session.kill();
+    let _ = session.wait();
+    let seen: jiff::Timestamp = seen.unwrap().parse().unwrap();
+
+    // The daemon's next pass records it, and the idle clock starts again from it.
+    std::fs::write(&clock_path, seen.to_string()).unwrap();
+    gc(&w);
+    let item = plan(&w).containers[0].clone();
+    let recorded: jiff::Timestamp = item.last_activity.unwrap().parse().unwrap();
+    assert!(recorded >= seen, "{recorded} < {seen}");
+    assert_eq!(
+        item.next.unwrap().at,
+        recorded
+            .checked_add(jiff::SignedDuration::from_hours(7 * 24))
+            .unwrap()
+            .to_string()
+    );
+    assert_eq!(podman_state(&name).as_deref(), Some("running"));
+}
