@@ -1,0 +1,566 @@
+//! devbox-bench: what each controller operation costs, as a ratio to the same work done with
+//! raw Podman in the same run, plus list/status round trips, recovery after the containers
+//! were killed, the entrypoint's own timings and the memory of devboxd and the entrypoint.
+//! See docs/benchmarks.md. Run by scripts/bench.sh, as root, never by the test suite.
+
+mod raw;
+mod stats;
+mod world;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use devbox_test_kit::poll_until;
+
+use crate::raw::RawSpec;
+use crate::stats::{Basis, Comparison, Machine, Metric, Report, Summary, TargetResult};
+use crate::world::{rss_kib, timed, World, MAX_CONTAINERS};
+
+/// Benchmarks devboxd/devbox-ctl against raw Podman on this machine (root, Podman set up by
+/// scripts/setup-debian.sh, the workspace built with `--release`).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Repetitions of the create/stop/start/destroy cycle (each done by devbox-ctl and raw Podman).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Round trips of `devbox-ctl list` and of `devbox-ctl status` with all containers running.
+    #[arg(long, default_value_t = 20)]
+    list_reps: usize,
+    /// Repetitions of the recovery (daemon restart after every container was killed).
+    #[arg(long, default_value_t = 3)]
+    recovery_reps: usize,
+    /// Where the JSON report goes.
+    #[arg(long, default_value = "bench/results.json")]
+    out: PathBuf,
+    /// The image to run (default: the test kit's testbed image, built if needed).
+    #[arg(long)]
+    image: Option<String>,
+}
+
+#[derive(Default)]
+struct Samples {
+    ours: [Vec<f64>; 4],
+    raw: [Vec<f64>; 4],
+    ep_key_to_ready: Vec<f64>,
+    ep_start_to_ready: Vec<f64>,
+    ep_sigterm_exit: Vec<f64>,
+    ep_rss: Vec<f64>,
+    ep_hwm: Vec<f64>,
+    daemon_idle_rss: Vec<f64>,
+    daemon_busy_rss: Vec<f64>,
+    daemon_hwm: Vec<f64>,
+    create_loaded: Vec<f64>,
+    list: Vec<f64>,
+    status: Vec<f64>,
+    recovery: Vec<f64>,
+    destroy_running: Vec<f64>,
+}
+
+const CREATE: usize = 0;
+const STOP: usize = 1;
+const START: usize = 2;
+const DESTROY: usize = 3;
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("devbox-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        bail!("devbox-bench must run as root (rootful Podman, a benchmark Unix user); use scripts/bench.sh");
+    }
+    if args.reps == 0 || args.list_reps == 0 || args.recovery_reps == 0 {
+        bail!("--reps, --list-reps and --recovery-reps must be at least 1");
+    }
+    let started_at = jiff::Timestamp::now();
+    let t_run = Instant::now();
+    let loadavg_start = loadavg();
+    let image = match &args.image {
+        Some(i) => i.clone(),
+        None => {
+            eprintln!("== building (or finding) the testbed image");
+            devbox_test_kit::testbed::ensure_image().context(
+                "building the testbed image (run `cargo build --release --workspace --bins` first)",
+            )?
+        }
+    };
+    eprintln!("== starting Podman's API service and devboxd");
+    let mut w = World::new(&image)?;
+    let mut s = Samples::default();
+    let mut notes = Vec::new();
+
+    // devboxd idle: it has answered one request and manages nothing.
+    w.ctl(&["list"])?;
+    daemon_rss(&w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
+
+    lifecycle_pairs(&w, args.reps, &mut s)?;
+    daemon_rss(&w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
+
+    let names = fill(&w, &mut s)?;
+    daemon_rss(&w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
+    for n in &names {
+        let (rss, hwm) = rss_kib(raw::host_pid(n)?)?;
+        s.ep_rss.push(rss);
+        s.ep_hwm.push(hwm);
+    }
+    round_trips(&w, &names, args.list_reps, &mut s)?;
+    for rep in 0..args.recovery_reps {
+        eprintln!("== recovery {}/{}", rep + 1, args.recovery_reps);
+        recovery(&mut w, &names, &mut s)?;
+    }
+    daemon_rss(&w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
+    eprintln!("== destroying the {} containers", names.len());
+    for n in &names {
+        let ((), ms) = timed(|| w.ctl(&["destroy", n, "--yes"]).map(|_| ()))?;
+        s.destroy_running.push(ms);
+    }
+
+    let comparisons = vec![
+        Comparison::new(
+            "create -> ready",
+            "volume create + create + start + exec deliver-key + exec status until ready",
+            &s.ours[CREATE],
+            &s.raw[CREATE],
+        ),
+        Comparison::new(
+            "stop",
+            "exec devbox-entrypoint logout + stop",
+            &s.ours[STOP],
+            &s.raw[STOP],
+        ),
+        Comparison::new(
+            "start -> ready",
+            "start + exec deliver-key + exec status until ready",
+            &s.ours[START],
+            &s.raw[START],
+        ),
+        Comparison::new(
+            "destroy",
+            "rm + volume rm (container stopped)",
+            &s.ours[DESTROY],
+            &s.raw[DESTROY],
+        ),
+    ];
+    let n = names.len();
+    let metrics = vec![
+        Metric::new(&format!("devbox-ctl list ({n} containers)"), "ms", &s.list),
+        Metric::new(
+            &format!("devbox-ctl status ({n} containers)"),
+            "ms",
+            &s.status,
+        ),
+        Metric::new(
+            &format!("recovery: daemon restart -> {n} ready"),
+            "ms",
+            &s.recovery,
+        ),
+        Metric::new(
+            "create -> ready, others running (ctl)",
+            "ms",
+            &s.create_loaded,
+        ),
+        Metric::new(
+            "destroy of a running container (ctl)",
+            "ms",
+            &s.destroy_running,
+        ),
+        Metric::new(
+            "entrypoint: key delivered -> ready",
+            "ms",
+            &s.ep_key_to_ready,
+        ),
+        Metric::new(
+            "entrypoint: own start -> ready (status)",
+            "ms",
+            &s.ep_start_to_ready,
+        ),
+        Metric::new("entrypoint: SIGTERM -> exit", "ms", &s.ep_sigterm_exit),
+        Metric::new("entrypoint VmRSS", "KiB", &s.ep_rss),
+        Metric::new("entrypoint VmHWM", "KiB", &s.ep_hwm),
+        Metric::new("devboxd VmRSS idle", "KiB", &s.daemon_idle_rss),
+        Metric::new(
+            &format!("devboxd VmRSS with {n} containers"),
+            "KiB",
+            &s.daemon_busy_rss,
+        ),
+        Metric::new("devboxd VmHWM (peak so far)", "KiB", &s.daemon_hwm),
+    ];
+    let ratio = |i: usize| {
+        comparisons[i]
+            .ratio_of_medians
+            .and_then(|r| Summary::of(&[r]))
+    };
+    let mut targets = Vec::new();
+    for (i, c) in comparisons.iter().enumerate() {
+        targets.push(TargetResult::check(
+            &format!("{} ratio <= 1.2", c.operation),
+            1.2,
+            true,
+            "x",
+            Basis::Median,
+            ratio(i),
+        ));
+    }
+    let mb: f64 = 1000.0 * 1000.0 / 1024.0; // KiB in a (decimal) megabyte
+    targets.extend([
+        TargetResult::check(
+            "stop -> exited < 1 s",
+            1000.0,
+            false,
+            "ms",
+            Basis::Max,
+            comparisons[STOP].ours_ms,
+        ),
+        TargetResult::check(
+            &format!("list with {n} containers < 50 ms"),
+            50.0,
+            false,
+            "ms",
+            Basis::Median,
+            Summary::of(&s.list),
+        ),
+        TargetResult::check(
+            &format!("recovery of {n} containers < 15 s"),
+            15000.0,
+            false,
+            "ms",
+            Basis::Max,
+            Summary::of(&s.recovery),
+        ),
+        TargetResult::check(
+            "entrypoint RSS < 10 MB",
+            (10.0 * mb).round(),
+            false,
+            "KiB",
+            Basis::Max,
+            Summary::of(&s.ep_rss),
+        ),
+        TargetResult::check(
+            "devboxd RSS < 30 MB",
+            (30.0 * mb).round(),
+            false,
+            "KiB",
+            Basis::Max,
+            Summary::of(
+                &s.daemon_idle_rss
+                    .iter()
+                    .chain(&s.daemon_busy_rss)
+                    .copied()
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ]);
+    notes.push(
+        "devbox-ctl times include the CLI process; raw times include one podman process per command. \
+         Pairs are interleaved (ABAB, the order alternating per repetition)."
+            .to_string(),
+    );
+    drop(w);
+    let report = Report {
+        started_at: started_at.to_string(),
+        duration_secs: t_run.elapsed().as_secs_f64(),
+        machine: machine(loadavg_start)?,
+        repetitions: args.reps,
+        containers: n,
+        image,
+        comparisons,
+        metrics,
+        targets,
+        notes,
+    };
+    print!("{}", report.table());
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn daemon_rss(w: &World, rss: &mut Vec<f64>, hwm: &mut Vec<f64>) -> Result<()> {
+    let pid = w.daemon_pid().context("devboxd is not running")?;
+    let (r, h) = rss_kib(pid)?;
+    rss.push(r);
+    hwm.push(h);
+    Ok(())
+}
+
+/// create/stop/start/destroy through devbox-ctl and with raw Podman, interleaved.
+fn lifecycle_pairs(w: &World, reps: usize, s: &mut Samples) -> Result<()> {
+    let pid = std::process::id();
+    for rep in 0..reps {
+        eprintln!("== lifecycle pair {}/{reps}", rep + 1);
+        let ours_first = rep % 2 == 0;
+        for side in 0..2 {
+            if (side == 0) == ours_first {
+                let name = format!("bc{rep}-{pid}");
+                let ((), ms) =
+                    timed(|| w.ctl(&["--json", "create", &name, "--another"]).map(|_| ()))?;
+                s.ours[CREATE].push(ms);
+                let ((), ms) = timed(|| w.ctl(&["--json", "stop", &name]).map(|_| ()))?;
+                s.ours[STOP].push(ms);
+                let st = raw::state(&name)?;
+                if st != "exited" && st != "stopped" {
+                    bail!("{name} is {st} after devbox-ctl stop returned");
+                }
+                let ((), ms) = timed(|| w.ctl(&["--json", "start", &name]).map(|_| ()))?;
+                s.ours[START].push(ms);
+                // Destroy from stopped on both sides (the same work for the raw side).
+                w.ctl(&["--json", "stop", &name])?;
+                let ((), ms) = timed(|| w.ctl(&["--json", "destroy", &name, "--yes"]).map(|_| ()))?;
+                s.ours[DESTROY].push(ms);
+            } else {
+                let spec = RawSpec {
+                    name: format!("br{rep}-{pid}"),
+                    image: &w.image,
+                    owner: &w.user,
+                    instance: raw::raw_instance(&w.instance),
+                    slot: rep as u64,
+                };
+                let t0 = Instant::now();
+                spec.create()?;
+                let (delivered, ready, status) = spec.start_ready(&w.key)?;
+                s.raw[CREATE].push(ms_between(t0, ready));
+                entrypoint_timing(s, delivered, ready, &status);
+                let ((), ms) = timed(|| spec.stop())?;
+                s.raw[STOP].push(ms);
+                let t0 = Instant::now();
+                let (delivered, ready, status) = spec.start_ready(&w.key)?;
+                s.raw[START].push(ms_between(t0, ready));
+                entrypoint_timing(s, delivered, ready, &status);
+                spec.stop()?;
+                let ((), ms) = timed(|| spec.destroy())?;
+                s.raw[DESTROY].push(ms);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ms_between(a: Instant, b: Instant) -> f64 {
+    b.saturating_duration_since(a).as_secs_f64() * 1000.0
+}
+
+/// The entrypoint's own view: from its start to the status that first said ready.
+fn entrypoint_timing(
+    s: &mut Samples,
+    delivered: Instant,
+    ready: Instant,
+    status: &devbox_entrypoint::status::Status,
+) {
+    s.ep_key_to_ready.push(ms_between(delivered, ready));
+    let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    if let (Some(a), Some(b)) = (parse(&status.started_at), parse(&status.updated_at)) {
+        let ms = (b.as_millisecond() - a.as_millisecond()) as f64;
+        if ms >= 0.0 {
+            s.ep_start_to_ready.push(ms);
+        }
+    }
+}
+
+/// Creates containers up to the global limit through devbox-ctl.
+fn fill(w: &World, s: &mut Samples) -> Result<Vec<String>> {
+    let pid = std::process::id();
+    let mut names = Vec::new();
+    for i in 0..MAX_CONTAINERS {
+        let name = format!("bf{i}-{pid}");
+        eprintln!("== create {}/{MAX_CONTAINERS}: {name}", i + 1);
+        let ((), ms) = timed(|| w.ctl(&["--json", "create", &name, "--another"]).map(|_| ()))?;
+        if i > 0 {
+            s.create_loaded.push(ms);
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+fn round_trips(w: &World, names: &[String], reps: usize, s: &mut Samples) -> Result<()> {
+    eprintln!("== list/status round trips ({reps} each)");
+    for i in 0..reps {
+        let (out, ms) = timed(|| w.ctl(&["list"]))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if names.iter().any(|n| !text.contains(n.as_str())) {
+            bail!("devbox-ctl list does not show every container:\n{text}");
+        }
+        s.list.push(ms);
+        let name = &names[i % names.len()];
+        let ((), ms) = timed(|| w.ctl(&["status", name]).map(|_| ()))?;
+        s.status.push(ms);
+    }
+    Ok(())
+}
+
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name: Z = exited, not yet reaped.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => true,
+    }
+}
+
+/// Host reboot, in small: devboxd stops, every container's entrypoint gets SIGTERM (timed to
+/// its exit), devboxd starts again and its reconciler brings them all back (timed until its
+/// audit log says every start succeeded, then checked with each entrypoint's status).
+fn recovery(w: &mut World, names: &[String], s: &mut Samples) -> Result<()> {
+    w.stop_daemon()?;
+    for n in names {
+        let pid = raw::host_pid(n)?;
+        let t0 = Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid)?),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .with_context(|| format!("SIGTERM to the entrypoint of {n}"))?;
+        let start = Instant::now();
+        while !process_gone(pid) {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("the entrypoint of {n} did not exit within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        s.ep_sigterm_exit.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    for n in names {
+        poll_until(Duration::from_secs(30), "podman to see the exit", || {
+            raw::state(n).ok().filter(|st| st != "running")
+        })?;
+    }
+    let offset = w.daemon_log_text().len();
+    let t0 = Instant::now();
+    w.start_daemon()?;
+    let want = names.len();
+    let done = poll_until(Duration::from_secs(120), "every container back up", || {
+        let log = w.daemon_log_text();
+        let fresh = log.get(offset..).unwrap_or("");
+        // The reconciler audits its starts as `reconcile-start` (older daemons: `start`).
+        let (ok1, failed1) = count_audit(fresh, "reconcile-start");
+        let (ok2, failed2) = count_audit(fresh, "start");
+        let (ok, failed) = (ok1 + ok2, failed1 + failed2);
+        (ok + failed >= want || fresh.contains("reconcile at start done"))
+            .then_some(want - ok.min(want))
+    })
+    .with_context(|| {
+        format!(
+            "daemon log since its restart:\n{}",
+            w.daemon_log_text().get(offset..).unwrap_or("")
+        )
+    })?;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    if done > 0 {
+        bail!(
+            "the reconciler failed to start {done} containers; daemon log:\n{}",
+            w.daemon_log_text().get(offset..).unwrap_or("")
+        );
+    }
+    for n in names {
+        let st = raw::status(n)?;
+        if !st.ready {
+            bail!("{n} is not ready after the reconciler reported it started");
+        }
+    }
+    s.recovery.push(ms);
+    Ok(())
+}
+
+/// (ok, error) audit lines of `action` in devboxd's log text.
+fn count_audit(log: &str, action: &str) -> (usize, usize) {
+    let quoted = format!("action=\"{action}\"");
+    let bare = format!("action={action} ");
+    let mut ok = 0;
+    let mut failed = 0;
+    for line in log.lines().filter(|l| l.contains("devbox::audit")) {
+        if !(line.contains(&quoted) || line.contains(&bare)) {
+            continue;
+        }
+        if line.contains("result=\"ok\"") || line.contains("result=ok") {
+            ok += 1;
+        } else if line.contains("result=\"error\"") || line.contains("result=error") {
+            failed += 1;
+        }
+    }
+    (ok, failed)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn machine(loadavg_start: String) -> Result<Machine> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|r| r.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_total_kib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let uts = nix::sys::utsname::uname()?;
+    let os = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default();
+    let podman_version =
+        devbox_test_kit::podman::podman(&["version", "--format", "{{.Client.Version}}"])
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+    Ok(Machine {
+        cpu_model,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        memory_total_kib,
+        kernel: format!(
+            "{} {}",
+            uts.release().to_string_lossy(),
+            uts.version().to_string_lossy()
+        ),
+        os,
+        podman_version,
+        loadavg_start,
+        loadavg_end: loadavg(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_lines_are_counted_by_action_and_result() {
+        let log = "\
+2026-01-01T00:00:00Z  INFO devbox::audit: audit uid=0 user=devboxd action=\"start\" container=\"a\" result=\"ok\"
+2026-01-01T00:00:00Z  WARN devbox::audit: audit uid=0 user=devboxd action=\"start\" container=\"b\" result=\"error\" code=Unavailable
+2026-01-01T00:00:00Z  INFO devbox::audit: audit uid=0 user=devboxd action=\"stop\" container=\"a\" result=\"ok\"
+2026-01-01T00:00:00Z  INFO devboxd: reconcile: starting (desired running) container=c action=\"start\" result=\"ok\"
+2026-01-01T00:00:00Z  INFO devbox::audit: audit uid=0 user=devboxd action=start container=d result=ok
+";
+        assert_eq!(count_audit(log, "start"), (2, 1));
+        assert_eq!(count_audit(log, "stop"), (1, 0));
+        assert_eq!(count_audit("", "start"), (0, 0));
+    }
+
+    #[test]
+    fn a_missing_process_counts_as_gone_and_this_one_does_not() {
+        assert!(!process_gone(std::process::id()));
+        assert!(process_gone(u32::MAX));
+    }
+}
