@@ -277,6 +277,9 @@ pub struct ContainerStatus {
     /// None when the container is not running or the entrypoint did not answer.
     pub entrypoint: Option<EntrypointStatus>,
     pub connect: ConnectInfo,
+    /// The next automatic action (idle stop, destroy) and its warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<PlanItem>,
 }
 
 /// One check of `doctor`.

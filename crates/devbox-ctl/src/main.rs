@@ -250,6 +250,12 @@ fn print_status(s: &ContainerStatus) {
         None if c.state == "running" => println!("  entrypoint: not answering"),
         None => {}
     }
+    if let Some(next) = s.lifecycle.as_ref().and_then(|l| l.next.as_ref()) {
+        println!(
+            "  automatic: {} at {} (`devbox-ctl keep {}` postpones)",
+            next.action, next.at, c.name
+        );
+    }
     println!("Connect:");
     println!("  ssh:         {}", s.connect.ssh);
     println!("  code-server: {}", s.connect.code_server);

@@ -812,10 +812,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let device = entrypoint
             .as_ref()
             .and_then(|e| e.syncthing.device_id.clone());
+        let lifecycle = self
+            .state
+            .load()
+            .ok()
+            .map(|s| self.plan_item(&c, s.containers.get(name)));
         Ok(ContainerStatus {
             container: self.info(&c, desired),
             entrypoint,
             connect: ConnectInfo::for_container(name, device),
+            lifecycle,
         })
     }
 

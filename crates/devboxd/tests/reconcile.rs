@@ -420,6 +420,11 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
     assert_eq!(item.notices[0].hours_before, 24);
     let human = ok(w.ctl_as(a, &["gc", "--dry-run"]));
     assert!(human.contains(&format!("stop at {stop_at}")), "{human}");
+    let status = ok(w.ctl_as(a, &["status", &name]));
+    assert!(
+        status.contains(&format!("automatic: stop at {stop_at}")),
+        "{status}"
+    );
     // Only admins run passes by hand.
     fails(w.ctl_as(a, &["gc"]), 4);
 

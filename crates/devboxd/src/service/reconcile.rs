@@ -253,7 +253,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
     // ------------------------------------------------------------- plan
 
-    fn plan_item(&self, c: &ContainerRecord, entry: Option<&ContainerState>) -> PlanItem {
+    pub(super) fn plan_item(
+        &self,
+        c: &ContainerRecord,
+        entry: Option<&ContainerState>,
+    ) -> PlanItem {
         let rules = self.rules();
         let next = entry.and_then(|e| lifecycle::next_action(e, &rules));
         let sent: &[String] = entry.map(|e| e.notices_sent.as_slice()).unwrap_or(&[]);
