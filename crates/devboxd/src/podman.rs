@@ -359,6 +359,9 @@ impl Engine for Podman {
         // briefly for the same reason.
         let _ = self.stop(name, 5).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        // The busy mount is usually released within tens of milliseconds: retry soon, then back
+        // off (a flat 300 ms pause made such a destroy 3x slower than raw Podman; devbox-bench).
+        let mut pause = Duration::from_millis(20);
         loop {
             let opts = RemoveContainerOptions {
                 force: true,
@@ -376,7 +379,8 @@ impl Engine for Podman {
                     if m.contains("busy") && tokio::time::Instant::now() < deadline =>
                 {
                     tracing::debug!(container = name, error = %m, "remove: retrying");
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(300));
                 }
                 Err(e) => return Err(e),
             }
