@@ -12,15 +12,54 @@ use devbox_test_kit::{bin_path, poll_until, unique_name};
 
 pub const MIB: u64 = 1024 * 1024;
 
-/// `podman system service` on a private socket, killed on drop.
+/// `podman system service` on a private socket, shared by every test of this test binary that
+/// runs at the same time, and killed when the last of them drops it.
+///
+/// One service per process, not per test: two `podman system service` processes of Podman 4.3
+/// taking storage locks in opposite orders were seen to deadlock each other (and with them every
+/// `podman` command on the machine) when several tests of one binary ran in parallel.
 pub struct PodmanService {
-    child: Child,
+    // None for `dead()`: nothing listens on the socket.
+    shared: Option<std::sync::Arc<SharedPodman>>,
     pub socket: PathBuf,
 }
 
+pub struct SharedPodman {
+    child: std::sync::Mutex<Child>,
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Drop for SharedPodman {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+static SHARED_PODMAN: std::sync::Mutex<std::sync::Weak<SharedPodman>> =
+    std::sync::Mutex::new(std::sync::Weak::new());
+
 impl PodmanService {
-    pub fn start(dir: &Path) -> Self {
-        let socket = dir.join("podman.sock");
+    /// The binary's shared service, started if no running test holds it.
+    /// (`_dir` is kept in the signature for the tests; the socket lives in a dir of its own.)
+    pub fn start(_dir: &Path) -> Self {
+        let mut slot = SHARED_PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = slot.upgrade() {
+            let socket = shared.socket.clone();
+            return Self {
+                shared: Some(shared),
+                socket,
+            };
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("devboxd-podman-")
+            .tempdir()
+            .expect("tempdir for the podman socket");
+        let socket = dir.path().join("podman.sock");
         let child = Command::new("podman")
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
@@ -29,31 +68,29 @@ impl PodmanService {
             .stderr(Stdio::null())
             .spawn()
             .expect("start podman system service");
+        let shared = std::sync::Arc::new(SharedPodman {
+            child: std::sync::Mutex::new(child),
+            _dir: dir,
+            socket: socket.clone(),
+        });
         let s = socket.clone();
         poll_until(Duration::from_secs(30), "podman API socket", || {
             std::os::unix::net::UnixStream::connect(&s).ok()
         })
         .expect("podman service socket");
-        Self { child, socket }
-    }
-}
-
-impl PodmanService {
-    /// A stand-in for a stopped service: nothing listens on its socket path.
-    pub fn dead(dir: &Path) -> Self {
-        let child = Command::new("true").spawn().unwrap();
+        *slot = std::sync::Arc::downgrade(&shared);
         Self {
-            child,
-            socket: dir.join("podman.sock"),
+            shared: Some(shared),
+            socket,
         }
     }
-}
 
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
+    /// A stand-in for a stopped service: nothing listens on its socket path.
+    pub fn dead(dir: &Path) -> Self {
+        Self {
+            shared: None,
+            socket: dir.join("podman.sock"),
+        }
     }
 }
 
