@@ -677,7 +677,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         key: &SecretString,
         reauth: bool,
     ) -> Result<(), ApiError> {
-        let mut cmd = vec![ENTRYPOINT, "deliver-key"];
+        // The entrypoint waits for the login result; it must answer before our exec timeout (30 s).
+        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", "20"];
         if reauth {
             cmd.push("--reauth");
         }
