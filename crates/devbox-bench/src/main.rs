@@ -3,6 +3,7 @@
 //! were killed, the entrypoint's own timings and the memory of devboxd and the entrypoint.
 //! See docs/benchmarks.md. Run by scripts/bench.sh, as root, never by the test suite.
 
+mod api;
 mod raw;
 mod stats;
 mod world;
@@ -24,10 +25,10 @@ use crate::world::{rss_kib, timed, World, MAX_CONTAINERS};
 #[command(version, about)]
 struct Args {
     /// Repetitions of the create/stop/start/destroy cycle (each done by devbox-ctl and raw Podman).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 7)]
     reps: usize,
     /// Round trips of `devbox-ctl list` and of `devbox-ctl status` with all containers running.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 30)]
     list_reps: usize,
     /// Repetitions of the recovery (daemon restart after every container was killed).
     #[arg(long, default_value_t = 3)]
@@ -35,6 +36,9 @@ struct Args {
     /// Where the JSON report goes.
     #[arg(long, default_value = "bench/results.json")]
     out: PathBuf,
+    /// Keep a copy of devboxd's log here (profiling: run with DEVBOXD_LOG=debug).
+    #[arg(long)]
+    daemon_log: Option<PathBuf>,
     /// The image to run (default: the test kit's testbed image, built if needed).
     #[arg(long)]
     image: Option<String>,
@@ -44,6 +48,7 @@ struct Args {
 struct Samples {
     ours: [Vec<f64>; 4],
     raw: [Vec<f64>; 4],
+    api: [Vec<f64>; 4],
     ep_key_to_ready: Vec<f64>,
     ep_start_to_ready: Vec<f64>,
     ep_sigterm_exit: Vec<f64>,
@@ -55,6 +60,10 @@ struct Samples {
     create_loaded: Vec<f64>,
     list: Vec<f64>,
     status: Vec<f64>,
+    raw_list: Vec<f64>,
+    raw_status: Vec<f64>,
+    daemon_start: Vec<f64>,
+    podman_floor: Vec<f64>,
     recovery: Vec<f64>,
     destroy_running: Vec<f64>,
 }
@@ -121,40 +130,56 @@ fn run(args: Args) -> Result<()> {
         s.destroy_running.push(ms);
     }
 
-    let comparisons = vec![
-        Comparison::new(
+    let mut comparisons = vec![
+        Comparison::with_api(
             "create -> ready",
             "volume create + create + start + exec deliver-key + exec status until ready",
             &s.ours[CREATE],
             &s.raw[CREATE],
+            &s.api[CREATE],
         ),
-        Comparison::new(
+        Comparison::with_api(
             "stop",
             "exec devbox-entrypoint logout + stop",
             &s.ours[STOP],
             &s.raw[STOP],
+            &s.api[STOP],
         ),
-        Comparison::new(
+        Comparison::with_api(
             "start -> ready",
             "start + exec deliver-key + exec status until ready",
             &s.ours[START],
             &s.raw[START],
+            &s.api[START],
         ),
-        Comparison::new(
+        Comparison::with_api(
             "destroy",
             "rm + volume rm (container stopped)",
             &s.ours[DESTROY],
             &s.raw[DESTROY],
+            &s.api[DESTROY],
         ),
     ];
     let n = names.len();
+    comparisons.push(Comparison::new(
+        &format!("list ({n} running)"),
+        "ps -a --filter label=... --format json",
+        &s.list,
+        &s.raw_list,
+    ));
+    comparisons.push(Comparison::new(
+        &format!("status ({n} running)"),
+        "inspect + exec devbox-entrypoint status --json",
+        &s.status,
+        &s.raw_status,
+    ));
     let metrics = vec![
-        Metric::new(&format!("devbox-ctl list ({n} containers)"), "ms", &s.list),
         Metric::new(
-            &format!("devbox-ctl status ({n} containers)"),
+            "one podman CLI call (inspect), the raw floor",
             "ms",
-            &s.status,
+            &s.podman_floor,
         ),
+        Metric::new("devboxd start -> socket accepts", "ms", &s.daemon_start),
         Metric::new(
             &format!("recovery: daemon restart -> {n} ready"),
             "ms",
@@ -197,7 +222,7 @@ fn run(args: Args) -> Result<()> {
             .and_then(|r| Summary::of(&[r]))
     };
     let mut targets = Vec::new();
-    for (i, c) in comparisons.iter().enumerate() {
+    for (i, c) in comparisons.iter().enumerate().take(4) {
         targets.push(TargetResult::check(
             &format!("{} ratio <= 1.2", c.operation),
             1.2,
@@ -257,10 +282,15 @@ fn run(args: Args) -> Result<()> {
         ),
     ]);
     notes.push(
-        "devbox-ctl times include the CLI process; raw times include one podman process per command. \
-         Pairs are interleaved (ABAB, the order alternating per repetition)."
+        "devbox-ctl times include the CLI process; raw CLI times include one podman process per command; \
+         'engine API only' is devboxd's Podman engine called directly (no daemon, no CLI, no 1Password). \
+         The sides are interleaved, their order rotating with each repetition; targets are judged on the raw CLI ratio."
             .to_string(),
     );
+    if let Some(keep) = &args.daemon_log {
+        std::fs::copy(&w.daemon_log, keep)
+            .with_context(|| format!("copying devboxd's log to {}", keep.display()))?;
+    }
     drop(w);
     let report = Report {
         started_at: started_at.to_string(),
@@ -292,18 +322,42 @@ fn daemon_rss(w: &World, rss: &mut Vec<f64>, hwm: &mut Vec<f64>) -> Result<()> {
     Ok(())
 }
 
-/// create/stop/start/destroy through devbox-ctl and with raw Podman, interleaved.
+/// create/stop/start/destroy through devbox-ctl, with the raw Podman CLI and with devboxd's
+/// engine over the API alone, interleaved (the order rotates with each repetition).
 fn lifecycle_pairs(w: &World, reps: usize, s: &mut Samples) -> Result<()> {
     let pid = std::process::id();
+    let api = api::ApiSide::new(&w.podman_socket)?;
     for rep in 0..reps {
-        eprintln!("== lifecycle pair {}/{reps}", rep + 1);
-        let ours_first = rep % 2 == 0;
-        for side in 0..2 {
-            if (side == 0) == ours_first {
+        eprintln!("== lifecycle repetition {}/{reps}", rep + 1);
+        for turn in 0..3 {
+            let side = (turn + rep) % 3;
+            if side == 2 {
+                let spec = api::ApiSpec {
+                    name: format!("ba{rep}-{pid}"),
+                    image: &w.image,
+                    owner: &w.user,
+                    instance: format!("{}-api", w.instance),
+                    slot: rep as u64,
+                };
+                let t0 = Instant::now();
+                api.create(&spec)?;
+                api.start_ready(&spec.name, &w.key)?;
+                s.api[CREATE].push(ms_between(t0, Instant::now()));
+                let ((), ms) = timed(|| api.stop(&spec.name))?;
+                s.api[STOP].push(ms);
+                let (_, ms) = timed(|| api.start_ready(&spec.name, &w.key))?;
+                s.api[START].push(ms);
+                api.stop(&spec.name)?;
+                let ((), ms) = timed(|| api.destroy(&spec))?;
+                s.api[DESTROY].push(ms);
+            } else if side == 0 {
                 let name = format!("bc{rep}-{pid}");
                 let ((), ms) =
                     timed(|| w.ctl(&["--json", "create", &name, "--another"]).map(|_| ()))?;
                 s.ours[CREATE].push(ms);
+                if !raw::status(&name)?.ready {
+                    bail!("{name} is not ready after devbox-ctl create returned");
+                }
                 let ((), ms) = timed(|| w.ctl(&["--json", "stop", &name]).map(|_| ()))?;
                 s.ours[STOP].push(ms);
                 let st = raw::state(&name)?;
@@ -316,6 +370,21 @@ fn lifecycle_pairs(w: &World, reps: usize, s: &mut Samples) -> Result<()> {
                 w.ctl(&["--json", "stop", &name])?;
                 let ((), ms) = timed(|| w.ctl(&["--json", "destroy", &name, "--yes"]).map(|_| ()))?;
                 s.ours[DESTROY].push(ms);
+                // Checked outside the timing: the work was really done.
+                let volume = format!("devbox-home-{name}");
+                for (what, args) in [
+                    ("container", ["container", "exists", name.as_str()]),
+                    ("volume", ["volume", "exists", volume.as_str()]),
+                ] {
+                    if devbox_test_kit::podman::podman_output(&args)?
+                        .status
+                        .success()
+                    {
+                        bail!(
+                            "the {what} of {name} still exists after devbox-ctl destroy returned"
+                        );
+                    }
+                }
             } else {
                 let spec = RawSpec {
                     name: format!("br{rep}-{pid}"),
@@ -382,17 +451,37 @@ fn fill(w: &World, s: &mut Samples) -> Result<Vec<String>> {
 }
 
 fn round_trips(w: &World, names: &[String], reps: usize, s: &mut Samples) -> Result<()> {
-    eprintln!("== list/status round trips ({reps} each)");
+    eprintln!("== list/status round trips ({reps} each, against podman ps / inspect + exec)");
+    let filter = format!("label=devbox.instance={}", w.instance);
     for i in 0..reps {
-        let (out, ms) = timed(|| w.ctl(&["list"]))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        if names.iter().any(|n| !text.contains(n.as_str())) {
-            bail!("devbox-ctl list does not show every container:\n{text}");
-        }
-        s.list.push(ms);
         let name = &names[i % names.len()];
-        let ((), ms) = timed(|| w.ctl(&["status", name]).map(|_| ()))?;
-        s.status.push(ms);
+        for side in 0..2 {
+            if (side == 0) == (i % 2 == 0) {
+                let (out, ms) = timed(|| w.ctl(&["list"]))?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                if names.iter().any(|n| !text.contains(n.as_str())) {
+                    bail!("devbox-ctl list does not show every container:\n{text}");
+                }
+                s.list.push(ms);
+                let ((), ms) = timed(|| w.ctl(&["status", name]).map(|_| ()))?;
+                s.status.push(ms);
+            } else {
+                let (text, ms) = timed(|| {
+                    Ok(devbox_test_kit::podman::podman(&[
+                        "ps", "-a", "--filter", &filter, "--format", "json",
+                    ])?)
+                })?;
+                if names.iter().any(|n| !text.contains(n.as_str())) {
+                    bail!("podman ps does not show every container:\n{text}");
+                }
+                s.raw_list.push(ms);
+                let t0 = Instant::now();
+                devbox_test_kit::podman::podman(&["inspect", name])?;
+                s.podman_floor.push(t0.elapsed().as_secs_f64() * 1000.0);
+                raw::status(name)?;
+                s.raw_status.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
     }
     Ok(())
 }
@@ -438,6 +527,7 @@ fn recovery(w: &mut World, names: &[String], s: &mut Samples) -> Result<()> {
     let offset = w.daemon_log_text().len();
     let t0 = Instant::now();
     w.start_daemon()?;
+    s.daemon_start.push(t0.elapsed().as_secs_f64() * 1000.0);
     let want = names.len();
     let done = poll_until(Duration::from_secs(120), "every container back up", || {
         let log = w.daemon_log_text();

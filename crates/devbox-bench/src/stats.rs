@@ -51,29 +51,52 @@ pub struct Comparison {
     pub ratio_of_medians: Option<f64>,
     /// ours_i / raw_i for each interleaved pair (the same repetition).
     pub pairwise_ratio: Option<Summary>,
+    /// Milliseconds with devboxd's engine over Podman's API socket, without the daemon.
+    pub api_ms: Option<Summary>,
+    /// median(ours) / median(api): the controller's own overhead.
+    pub ratio_to_api: Option<f64>,
+    /// ours_i / api_i for each interleaved repetition.
+    pub pairwise_ratio_to_api: Option<Summary>,
+}
+
+fn ratios(ours: &[f64], base: &[f64]) -> (Option<f64>, Option<Summary>) {
+    let of_medians = match (Summary::of(ours), Summary::of(base)) {
+        (Some(o), Some(r)) if r.median > 0.0 => Some(o.median / r.median),
+        _ => None,
+    };
+    let pairs: Vec<f64> = ours
+        .iter()
+        .zip(base)
+        .filter(|(_, r)| **r > 0.0)
+        .map(|(o, r)| o / r)
+        .collect();
+    (of_medians, Summary::of(&pairs))
 }
 
 impl Comparison {
     pub fn new(operation: &str, raw_means: &str, ours: &[f64], raw: &[f64]) -> Self {
-        let ours_ms = Summary::of(ours);
-        let raw_ms = Summary::of(raw);
-        let ratio_of_medians = match (ours_ms, raw_ms) {
-            (Some(o), Some(r)) if r.median > 0.0 => Some(o.median / r.median),
-            _ => None,
-        };
-        let pairs: Vec<f64> = ours
-            .iter()
-            .zip(raw)
-            .filter(|(_, r)| **r > 0.0)
-            .map(|(o, r)| o / r)
-            .collect();
+        Self::with_api(operation, raw_means, ours, raw, &[])
+    }
+
+    pub fn with_api(
+        operation: &str,
+        raw_means: &str,
+        ours: &[f64],
+        raw: &[f64],
+        api: &[f64],
+    ) -> Self {
+        let (ratio_of_medians, pairwise_ratio) = ratios(ours, raw);
+        let (ratio_to_api, pairwise_ratio_to_api) = ratios(ours, api);
         Comparison {
             operation: operation.to_string(),
             raw_means: raw_means.to_string(),
-            ours_ms,
-            raw_ms,
+            ours_ms: Summary::of(ours),
+            raw_ms: Summary::of(raw),
             ratio_of_medians,
-            pairwise_ratio: Summary::of(&pairs),
+            pairwise_ratio,
+            api_ms: Summary::of(api),
+            ratio_to_api,
+            pairwise_ratio_to_api,
         }
     }
 }
@@ -215,23 +238,36 @@ impl Report {
             self.image
         ));
         out.push_str(&format!(
-            "{:<22} {:>24} {:>24} {:>8} {:>20}\n",
+            "{:<19} {:>17} {:>17} {:>6} {:>18} {:>17} {:>6}\n",
             "operation (ms)",
-            "devbox-ctl min/med/max",
-            "raw podman min/med/max",
+            "devbox-ctl",
+            "raw podman CLI",
             "ratio",
-            "pairwise min/med/max"
+            "pairwise ratio",
+            "engine API only",
+            "ratio"
         ));
+        out.push_str(&format!(
+            "{:<19} {:>17} {:>17} {:>6} {:>18} {:>17} {:>6}\n",
+            "",
+            "min / med / max",
+            "min / med / max",
+            "ours/",
+            "min / med / max",
+            "min / med / max",
+            "ours/"
+        ));
+        let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into());
         for c in &self.comparisons {
             out.push_str(&format!(
-                "{:<22} {:>24} {:>24} {:>8} {:>20}\n",
+                "{:<19} {:>17} {:>17} {:>6} {:>18} {:>17} {:>6}\n",
                 c.operation,
                 fmt_opt(c.ours_ms, 0),
                 fmt_opt(c.raw_ms, 0),
-                c.ratio_of_medians
-                    .map(|r| format!("{r:.2}"))
-                    .unwrap_or_else(|| "-".into()),
+                ratio(c.ratio_of_medians),
                 fmt_opt(c.pairwise_ratio, 2),
+                fmt_opt(c.api_ms, 0),
+                ratio(c.ratio_to_api),
             ));
         }
         out.push('\n');
@@ -309,6 +345,11 @@ mod tests {
         assert!(c.pairwise_ratio.is_none());
         let c = Comparison::new("x", "", &[1.0, 2.0], &[0.0, 1.0]);
         assert_eq!(c.pairwise_ratio.unwrap().n, 1);
+        // The API baseline has its own ratio.
+        let c = Comparison::with_api("x", "", &[150.0], &[300.0], &[100.0]);
+        assert_eq!(c.ratio_of_medians, Some(0.5));
+        assert_eq!(c.ratio_to_api, Some(1.5));
+        assert_eq!(c.pairwise_ratio_to_api.unwrap().median, 1.5);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub struct World {
     pub socket: PathBuf,
     pub ctl: PathBuf,
     pub daemon_log: PathBuf,
+    pub podman_socket: PathBuf,
     config: PathBuf,
     podman_service: Option<Child>,
     daemon: Option<Child>,
@@ -66,6 +67,7 @@ impl World {
             socket: dir.join("run/devbox.sock"),
             ctl: dir.join("devbox-ctl"),
             daemon_log: dir.join("devboxd.log"),
+            podman_socket: dir.join("podman.sock"),
             config: dir.join("devboxd.json"),
             podman_service: None,
             daemon: None,
@@ -176,7 +178,11 @@ impl World {
         let child = Command::new(bin_path("devboxd")?)
             .arg("--config")
             .arg(&self.config)
-            .env("DEVBOXD_LOG", "info")
+            // DEVBOXD_LOG=debug shows each engine step (for profiling); info by default.
+            .env(
+                "DEVBOXD_LOG",
+                std::env::var("DEVBOXD_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("FAKE_OP_STORE", self.dir.join("op-store.json"))
             .env_remove("CREDENTIALS_DIRECTORY")
             .env_remove("JOURNAL_STREAM")
@@ -273,6 +279,7 @@ impl Drop for World {
         let _ = self.stop_daemon();
         remove_labelled("devbox.instance", &self.instance);
         remove_labelled("devbox.instance", &crate::raw::raw_instance(&self.instance));
+        remove_labelled("devbox.instance", &format!("{}-api", self.instance));
         if let Some(mut p) = self.podman_service.take() {
             let _ = p.kill();
             let _ = p.wait();
