@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use devbox_entrypoint::status::Status;
-use devboxd::engine::{ContainerSpec, Engine};
+use devboxd::engine::{ContainerSpec, Engine, EngineError};
 use devboxd::podman::Podman;
 
 /// Above the raw CLI baseline's ranges (1,500,000,000 + n * 65536), below Podman's own.
@@ -169,7 +169,11 @@ impl ApiSide {
     /// Remove the (stopped) container and its volume.
     pub fn destroy(&self, spec: &ApiSpec) -> Result<()> {
         self.rt.block_on(async {
-            self.engine.remove(&spec.name).await?;
+            // As devboxd: a removal that failed "busy" may still have removed it.
+            match self.engine.remove(&spec.name).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
             self.engine.remove_volume(&spec.volume()).await
         })?;
         Ok(())
