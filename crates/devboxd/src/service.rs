@@ -475,9 +475,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
         let made = async {
-            if let Some(key) = &key {
-                self.bring_up(name, key, progress).await?;
-            }
+            let ready = match &key {
+                Some(key) => Some(self.bring_up(name, key, progress).await?),
+                None => None,
+            };
             self.fault_point("create-started");
             let desired = if req.start {
                 DesiredState::Running
@@ -499,22 +500,27 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         destroying: None,
                     },
                 );
-            })
+            })?;
+            Ok(ready)
         }
         .await;
-        if let Err(e) = made {
-            progress.step("Failed; removing what was made");
-            self.undo_create(name, &volume, created_volume).await;
-            self.forget(name);
-            return Err(e);
-        }
-        self.status_of(
+        let ready = match made {
+            Ok(ready) => ready,
+            Err(e) => {
+                progress.step("Failed; removing what was made");
+                self.undo_create(name, &volume, created_volume).await;
+                self.forget(name);
+                return Err(e);
+            }
+        };
+        self.status_with(
             name,
             Some(if req.start {
                 DesiredState::Running
             } else {
                 DesiredState::Stopped
             }),
+            ready,
         )
         .await
     }
@@ -662,7 +668,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         name: &str,
         key: &SecretString,
         progress: &dyn Progress,
-    ) -> Result<(), ApiError> {
+    ) -> Result<EntrypointStatus, ApiError> {
         progress.step(&format!("Starting {name}"));
         self.engine.start(name).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
@@ -737,7 +743,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         serde_json::from_slice(&out.stdout).map_err(|e| format!("bad status JSON: {e}"))
     }
 
-    async fn wait_ready(&self, name: &str) -> Result<(), ApiError> {
+    /// Polls until the entrypoint reports ready; returns that status (create/start answer with
+    /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench).
+    async fn wait_ready(&self, name: &str) -> Result<EntrypointStatus, ApiError> {
         let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
         // The entrypoint is usually ready 100-300 ms after the key: look again soon, then every
         // 400 ms (few exec sessions). A flat 400 ms added ~150 ms to every start (devbox-bench).
@@ -747,7 +755,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             match self.entrypoint_status(name).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
-                    return Ok(())
+                    return Ok(s)
                 }
                 Ok(s) => {
                     last = format!("phase {:?}", s.phase);
@@ -798,6 +806,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         name: &str,
         desired: Option<DesiredState>,
     ) -> Result<ContainerStatus, ApiError> {
+        self.status_with(name, desired, None).await
+    }
+
+    /// The status, with the entrypoint's report if the caller already has a fresh one.
+    async fn status_with(
+        &self,
+        name: &str,
+        desired: Option<DesiredState>,
+        known: Option<EntrypointStatus>,
+    ) -> Result<ContainerStatus, ApiError> {
         let c = self
             .engine
             .inspect(name)
@@ -809,10 +827,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     format!("the container {name:?} vanished"),
                 )
             })?;
-        let entrypoint = if c.running() {
-            self.entrypoint_status(name).await.ok()
-        } else {
+        let entrypoint = if !c.running() {
             None
+        } else if known.is_some() {
+            known
+        } else {
+            self.entrypoint_status(name).await.ok()
         };
         let device = entrypoint
             .as_ref()
@@ -844,9 +864,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.start_locked(caller, name, progress).await
         }
         .await;
-        self.audit(caller, "start", name, &result);
-        result?;
-        self.status_of(name, Some(DesiredState::Running)).await
+        self.audit(
+            caller,
+            "start",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        self.status_with(name, Some(DesiredState::Running), result?)
+            .await
     }
 
     /// Start, with the container's lock held by the caller.
@@ -855,9 +880,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         caller: &Caller,
         name: &str,
         progress: &dyn Progress,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<EntrypointStatus>, ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let mut ready = None;
         if !c.running() {
             progress.step("Fetching the Tailscale auth key from 1Password");
             let key = self
@@ -870,10 +896,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             if let Err(e) = self.delete_tailnet_devices(name).await {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
-            if let Err(e) = self.bring_up(name, &key, progress).await {
-                // Leave it as it was: stopped.
-                let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
-                return Err(e);
+            match self.bring_up(name, &key, progress).await {
+                Ok(status) => ready = Some(status),
+                Err(e) => {
+                    // Leave it as it was: stopped.
+                    let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
+                    return Err(e);
+                }
             }
         } else {
             progress.step(&format!("{name} is already running"));
@@ -901,7 +930,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
         })?;
         self.drop_warnings(name);
-        Ok(())
+        Ok(ready)
     }
 
     async fn logout(&self, name: &str) {

@@ -458,7 +458,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         tracing::info!(container = %name, "reconcile: starting (desired running)");
         let r = self
             .start_locked(&Caller::system(), name, &|_: &str| {})
-            .await;
+            .await
+            .map(|_| ());
         if let Err(e) = &r {
             tracing::error!(container = %name, error = %e, "reconcile: start failed");
         }
