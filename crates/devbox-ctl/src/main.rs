@@ -1,5 +1,7 @@
 //! devbox-ctl: manage your dev containers through devboxd. See docs/controller.md.
 
+mod when;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -12,6 +14,7 @@ use devbox_api::{
     DoctorReport, ErrorCode, LifecyclePlan, Notice, PlanItem, RotateKeyRequest, WhoAmI,
     DEFAULT_SOCKET,
 };
+use jiff::Timestamp;
 
 /// Manage your nix-devbox dev containers.
 ///
@@ -244,7 +247,7 @@ fn print_status(s: &ContainerStatus) {
                 );
             }
             if let Some(a) = &e.last_activity {
-                println!("  activity:  {a}");
+                println!("  activity:  {}", when::with_distance(a, Timestamp::now()));
             }
         }
         None if c.state == "running" => println!("  entrypoint: not answering"),
@@ -253,7 +256,9 @@ fn print_status(s: &ContainerStatus) {
     if let Some(next) = s.lifecycle.as_ref().and_then(|l| l.next.as_ref()) {
         println!(
             "  automatic: {} at {} (`devbox-ctl keep {}` postpones)",
-            next.action, next.at, c.name
+            next.action,
+            when::with_distance(&next.at, Timestamp::now()),
+            c.name
         );
     }
     println!("Connect:");
@@ -292,7 +297,7 @@ fn print_list(list: &[ContainerInfo]) {
             desired,
             c.cpu,
             format_memory(c.memory_bytes),
-            c.created_at
+            when::short(&c.created_at)
         );
     }
 }
@@ -573,7 +578,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&item)?;
             } else {
                 match &item.next {
-                    Some(n) => println!("Kept {name}: next automatic {} at {}.", n.action, n.at),
+                    Some(n) => println!(
+                        "Kept {name}: next automatic {} at {}.",
+                        n.action,
+                        when::with_distance(&n.at, Timestamp::now())
+                    ),
                     None => println!("Kept {name}: no automatic action is scheduled."),
                 }
             }
@@ -599,10 +608,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
+    // Distances are from the daemon's clock, not this machine's.
+    let now = plan.now.parse().unwrap_or_else(|_| Timestamp::now());
     println!(
         "{} (now {}; idle containers stop after {} days, stopped ones are destroyed after {} days; 0 = never)",
         if dry_run { "What would happen" } else { "Reconciled" },
-        plan.now,
+        when::short(&plan.now),
         plan.idle_stop_days,
         plan.stopped_destroy_days
     );
@@ -613,7 +624,11 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
         match &c.next {
             Some(n) => println!(
                 "  {} ({}, {}): {} at {}",
-                c.name, c.owner, c.state, n.action, n.at
+                c.name,
+                c.owner,
+                c.state,
+                n.action,
+                when::with_distance(&n.at, now)
             ),
             None => println!("  {} ({}, {}): nothing scheduled", c.name, c.owner, c.state),
         }
@@ -621,7 +636,7 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
             println!(
                 "      warning {}h before, at {}{}",
                 w.hours_before,
-                w.at,
+                when::with_distance(&w.at, now),
                 if w.sent { " (sent)" } else { "" }
             );
         }
@@ -629,7 +644,11 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
     for p in &plan.pending_cleanups {
         println!(
             "  {} ({}): destroyed, tailnet device cleanup pending since {} ({} attempts; last error: {})",
-            p.name, p.owner, p.since, p.attempts, p.last_error
+            p.name,
+            p.owner,
+            when::short(&p.since),
+            p.attempts,
+            p.last_error
         );
     }
 }

@@ -418,11 +418,16 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
     assert_eq!(item.next.as_ref().unwrap().at, stop_at.to_string());
     assert_eq!(item.notices.len(), 1);
     assert_eq!(item.notices[0].hours_before, 24);
+    // People read minutes and a distance from the daemon's "now" (the test clock here).
+    let stop_at_human = stop_at.strftime("%Y-%m-%d %H:%M UTC").to_string();
     let human = ok(w.ctl_as(a, &["gc", "--dry-run"]));
-    assert!(human.contains(&format!("stop at {stop_at}")), "{human}");
+    assert!(
+        human.contains(&format!("stop at {stop_at_human} (in 7d 0h)")),
+        "{human}"
+    );
     let status = ok(w.ctl_as(a, &["status", &name]));
     assert!(
-        status.contains(&format!("automatic: stop at {stop_at}")),
+        status.contains(&format!("automatic: stop at {stop_at_human} (")),
         "{status}"
     );
     // Only admins run passes by hand.
