@@ -893,7 +893,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 .map_err(secret_err)?;
             // A node left behind by a container that died without logging out would make the
             // new one `NAME-1`: remove it first (when the Tailscale API is configured).
-            if let Err(e) = self.delete_tailnet_devices(name).await {
+            if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
             match self.bring_up(name, &key, progress).await {
@@ -1136,7 +1136,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
         if self.users.file.containers.tailscale_api_key_ref.is_some() {
             progress.step("Deleting the tailnet device through the Tailscale API");
-            if let Err(e) = self.delete_tailnet_devices(name).await {
+            if let Err(e) = self.delete_tailnet_devices(name, owner).await {
                 progress.step(&format!(
                     "Could not delete the tailnet device yet ({e}); devboxd retries until it succeeds"
                 ));

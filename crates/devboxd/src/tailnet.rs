@@ -102,6 +102,9 @@ pub struct Device {
     /// The MagicDNS name (`NAME.TAILNET.ts.net`, `NAME-1…` after a collision).
     #[serde(default)]
     pub name: String,
+    /// The ACL tags of the device (empty for a device owned by a person).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// The Tailscale API v2: `GET /api/v2/tailnet/{tailnet}/devices`, `DELETE /api/v2/device/{id}`.
@@ -172,16 +175,23 @@ impl TailscaleApi {
         }
     }
 
-    /// Deletes every device whose hostname is `hostname` (a container's name is unique on the
-    /// orchestrator and is its tailnet hostname). Returns how many were deleted.
+    /// Deletes every device whose hostname is `hostname` AND that carries all of `tags` (the
+    /// owner's dev-container tags). Container names are chosen by users and are unique only on
+    /// this orchestrator, so the hostname alone would let a user delete any machine of the
+    /// tailnet (a NAS, a workstation) by naming a container after it. Returns how many were
+    /// deleted; with no tags nothing is deleted.
     pub async fn delete_hostname(
         &self,
         key: &SecretString,
         hostname: &str,
+        tags: &[String],
     ) -> Result<usize, HttpError> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
         let devices = self.devices(key).await?;
         let mut n = 0;
-        for d in devices.iter().filter(|d| d.hostname == hostname) {
+        for d in devices.iter().filter(|d| is_devbox_node(d, hostname, tags)) {
             let id = if d.id.is_empty() { &d.node_id } else { &d.id };
             self.delete(key, id).await?;
             n += 1;
@@ -190,9 +200,48 @@ impl TailscaleApi {
     }
 }
 
+/// Whether `d` is a dev container node named `hostname` carrying all of `tags`.
+pub fn is_devbox_node(d: &Device, hostname: &str, tags: &[String]) -> bool {
+    d.hostname == hostname && !tags.is_empty() && tags.iter().all(|t| d.tags.contains(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_nodes_with_all_the_owners_tags_are_devbox_nodes() {
+        let dev = |host: &str, tags: &[&str]| Device {
+            id: "1".into(),
+            node_id: "n1".into(),
+            hostname: host.into(),
+            name: host.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        let alice = vec!["tag:devcontainer".to_string(), "tag:alice-container".into()];
+        assert!(is_devbox_node(
+            &dev("box", &["tag:alice-container", "tag:devcontainer"]),
+            "box",
+            &alice
+        ));
+        assert!(!is_devbox_node(&dev("box", &[]), "box", &alice));
+        assert!(!is_devbox_node(
+            &dev("box", &["tag:devcontainer"]),
+            "box",
+            &alice
+        ));
+        assert!(!is_devbox_node(
+            &dev("box", &["tag:devcontainer", "tag:bob-container"]),
+            "box",
+            &alice
+        ));
+        assert!(!is_devbox_node(
+            &dev("other", &["tag:devcontainer", "tag:alice-container"]),
+            "box",
+            &alice
+        ));
+        assert!(!is_devbox_node(&dev("box", &[]), "box", &[]));
+    }
 
     #[test]
     fn webhook_urls_are_redacted_to_their_host() {

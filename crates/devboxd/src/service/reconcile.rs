@@ -46,9 +46,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
     // ------------------------------------------------------------- tailnet
 
-    /// Deletes every tailnet device named `name` through the Tailscale API, when users.nix
-    /// configures `tailscaleApiKeyRef` (the key is read from 1Password like the auth keys).
-    pub(crate) async fn delete_tailnet_devices(&self, name: &str) -> Result<usize, String> {
+    /// Deletes the tailnet devices of `owner`'s container `name` (hostname `name` and all of the
+    /// owner's dev-container tags) through the Tailscale API, when users.nix configures
+    /// `tailscaleApiKeyRef` (the key is read from 1Password like the auth keys).
+    pub(crate) async fn delete_tailnet_devices(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> Result<usize, String> {
         let Some(reference) = &self.users.file.containers.tailscale_api_key_ref else {
             return Ok(0);
         };
@@ -59,7 +64,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .map_err(|e| format!("could not read the Tailscale API key: {e}"))?;
         let n = self
             .tailnet
-            .delete_hostname(&key, name)
+            .delete_hostname(&key, name, &self.users.tags(owner))
             .await
             .map_err(|e| e.to_string())?;
         if n > 0 {
@@ -122,7 +127,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 self.clear_cleanup(&name)?;
                 continue;
             }
-            match self.delete_tailnet_devices(&name).await {
+            match self.delete_tailnet_devices(&name, &p.owner).await {
                 Ok(_) => {
                     self.clear_cleanup(&name)?;
                     self.audit_system("tailnet-cleanup", &name, &Ok(()));
@@ -354,7 +359,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     self.undo_create(name, &super::volume_name(name), p.created_volume)
                         .await;
                     // It may have joined the tailnet before the crash.
-                    if let Err(e) = self.delete_tailnet_devices(name).await {
+                    if let Err(e) = self.delete_tailnet_devices(name, &entry.owner).await {
                         tracing::warn!(container = %name, error = %e, "undo-create: tailnet cleanup failed");
                     }
                     self.update_state(name, |s| {
