@@ -16,6 +16,17 @@ use tokio::io::AsyncWriteExt;
 
 use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput};
 
+/// The most an exec keeps of each of stdout and stderr. What an exec prints is controlled by
+/// whoever is root in that container (its owner); the daemon serves everyone, so it must not
+/// buffer an unbounded answer (the rest is read and dropped, so the exit code still arrives).
+pub const MAX_EXEC_OUTPUT: usize = 1 << 20;
+
+/// Appends `data` to `buf` up to [`MAX_EXEC_OUTPUT`] bytes in all.
+fn append_bounded(buf: &mut Vec<u8>, data: &[u8]) {
+    let room = MAX_EXEC_OUTPUT.saturating_sub(buf.len());
+    buf.extend_from_slice(&data[..data.len().min(room)]);
+}
+
 /// Podman 4.x implements Docker API 1.41.
 const API_VERSION: ClientVersion = ClientVersion {
     major_version: 1,
@@ -514,10 +525,10 @@ impl Engine for Podman {
                 while let Some(chunk) = output.next().await {
                     match chunk.map_err(map_err)? {
                         bollard::container::LogOutput::StdOut { message } => {
-                            stdout.extend_from_slice(&message)
+                            append_bounded(&mut stdout, &message)
                         }
                         bollard::container::LogOutput::StdErr { message } => {
-                            stderr.extend_from_slice(&message)
+                            append_bounded(&mut stderr, &message)
                         }
                         _ => {}
                     }
