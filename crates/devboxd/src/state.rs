@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use devbox_api::DesiredState;
@@ -112,14 +113,33 @@ impl StateStore {
             reason: e.to_string(),
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(werr)?;
+        if !dir.exists() {
+            // Owners, container names and notices of every user: for the daemon only.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(werr)?;
+        }
         let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
         {
-            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            // Never through a planted file or symlink: remove it, then create a new file (O_EXCL
+            // does not follow a symlink), readable by the daemon only.
+            match std::fs::remove_file(&tmp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(werr(e)),
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(werr)?;
             f.write_all(&text).map_err(werr)?;
             f.sync_all().map_err(werr)?;
         }
@@ -158,6 +178,33 @@ mod tests {
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap(), s);
         assert!(!store.path().with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn save_never_follows_a_planted_symlink_and_keeps_the_file_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(&dir.path().join("state"));
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, store.path().with_extension("json.tmp")).unwrap();
+        store.save(&State::default()).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(store.load().unwrap(), State::default());
+        let mode = std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "state.json mode {mode:o}");
+        // A state directory the daemon creates itself is private too.
+        let fresh = StateStore::new(&dir.path().join("fresh"));
+        fresh.save(&State::default()).unwrap();
+        let mode = std::fs::metadata(dir.path().join("fresh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "state dir mode {mode:o}");
     }
 
     #[test]
