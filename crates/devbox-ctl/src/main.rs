@@ -16,13 +16,39 @@ use devbox_api::{
 };
 use jiff::Timestamp;
 
+const AFTER_HELP: &str =
+    "Start with `devbox-ctl create NAME`; `devbox-ctl COMMAND --help` explains a command, \
+`devbox-ctl --help` lists the exit codes.";
+
+const AFTER_LONG_HELP: &str = "\
+Getting started:
+  devbox-ctl create alice-dev     create and start a container; prints how to connect
+  devbox-ctl list                 your containers
+  devbox-ctl status alice-dev     state, services and how to connect (ssh, code-server, Zed)
+
+Exit codes:
+  0  success
+  1  internal error (see the daemon's log: journalctl -u devboxd)
+  2  invalid input or usage (bad name, --cpu, --memory; destroy without --yes off a terminal)
+  3  the daemon is unreachable (not running, or you are not in its socket group)
+  4  not allowed (someone else's container, an admin-only command, not in users.nix)
+  5  no such container
+  6  conflict (name taken, wrong state) or confirmation needed / declined
+  7  quota exceeded (per user or in all)
+  8  a dependency failed (Podman, 1Password, the image, the container did not get ready)
+
+With --json, stdout carries only JSON: the result, or on failure
+{\"error\": {\"code\", \"message\", \"exitCode\"}}; messages and progress go to stderr.";
+
 /// Manage your nix-devbox dev containers.
-///
-/// Exit codes: 0 success, 1 internal error, 2 invalid input or usage, 3 daemon unreachable,
-/// 4 not allowed, 5 no such container, 6 conflict or confirmation needed, 7 quota exceeded,
-/// 8 a dependency (Podman, 1Password, the container) failed.
 #[derive(Debug, Parser)]
-#[command(name = "devbox-ctl", version, about, long_about)]
+#[command(
+    name = "devbox-ctl",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP
+)]
 struct Cli {
     /// The daemon's socket.
     #[arg(long, global = true, env = "DEVBOX_SOCKET", default_value = DEFAULT_SOCKET)]
@@ -57,11 +83,18 @@ enum Command {
         another: bool,
     },
     /// Start a stopped container (fetches a fresh Tailscale key).
-    Start { name: String },
+    Start {
+        /// The container (see `devbox-ctl list`).
+        name: String,
+    },
     /// Stop a container, keeping its state and home volume.
-    Stop { name: String },
+    Stop {
+        /// The container (see `devbox-ctl list`).
+        name: String,
+    },
     /// Destroy a container, its tailnet node and (unless kept) its home volume.
     Destroy {
+        /// The container (see `devbox-ctl list`).
         name: String,
         /// Keep the home volume; `create` with the same name resumes it.
         #[arg(long)]
@@ -72,13 +105,18 @@ enum Command {
     },
     /// List your containers (admins: --all for everyone's).
     List {
+        /// Admins: every user's containers.
         #[arg(long)]
         all: bool,
     },
     /// Show a container's state, services and how to connect.
-    Status { name: String },
-    /// Show a container's logs.
+    Status {
+        /// The container (see `devbox-ctl list`).
+        name: String,
+    },
+    /// Show a container's logs (the entrypoint and its services).
     Logs {
+        /// The container (see `devbox-ctl list`).
         name: String,
         /// Keep following new output.
         #[arg(long, short = 'f')]
@@ -90,6 +128,7 @@ enum Command {
     /// Deliver the current Tailscale key from 1Password into a running container (or, with
     /// --user, into every running container of that user).
     RotateKey {
+        /// The container (see `devbox-ctl list`).
         #[arg(required_unless_present = "user", conflicts_with = "user")]
         name: Option<String>,
         /// Every running container of this user (admins; or yourself).
@@ -107,7 +146,10 @@ enum Command {
         login: bool,
     },
     /// Postpone the automatic stop (or destroy) of a container: counts as activity.
-    Keep { name: String },
+    Keep {
+        /// The container (see `devbox-ctl list`).
+        name: String,
+    },
     /// Lifecycle: what the reconciler will stop or destroy and when (--dry-run); admins
     /// without --dry-run run a reconciler pass now.
     Gc {
@@ -122,8 +164,11 @@ enum Command {
     Doctor,
     /// Show who the daemon thinks you are.
     Whoami,
-    /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    /// Print shell completions, e.g. `devbox-ctl completions bash`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Print the man page (roff).
     Man,
 }
@@ -138,32 +183,55 @@ fn memory_arg(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// An error with the exit code it maps to.
+/// An error found by the CLI itself, with the API error code (and so the exit code) it maps to;
+/// the code is not part of the message.
 #[derive(Debug)]
-struct Exit(i32);
+struct Exit(ErrorCode, String);
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
+        f.write_str(&self.1)
     }
 }
 
 impl std::error::Error for Exit {}
+
+fn fail(code: ErrorCode, msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(Exit(code, msg.to_string()))
+}
 
 fn exit_code(e: &anyhow::Error) -> i32 {
     for cause in e.chain() {
         if let Some(c) = cause.downcast_ref::<ClientError>() {
             return c.exit_code();
         }
-        if let Some(Exit(code)) = cause.downcast_ref::<Exit>() {
-            return *code;
+        if let Some(Exit(code, _)) = cause.downcast_ref::<Exit>() {
+            return code.exit_code();
         }
     }
     1
 }
 
+/// The machine-readable code of an error for `--json`: the API's codes, plus
+/// `daemon-unreachable`; an error without one is `internal`.
+fn error_code(e: &anyhow::Error) -> serde_json::Value {
+    e.chain()
+        .find_map(|c| {
+            if let Some(Exit(code, _)) = c.downcast_ref::<Exit>() {
+                return serde_json::to_value(code).ok();
+            }
+            match c.downcast_ref::<ClientError>() {
+                Some(ClientError::Api(a)) => serde_json::to_value(a.code).ok(),
+                Some(ClientError::Connect { .. }) => Some("daemon-unreachable".into()),
+                Some(ClientError::Protocol(_)) => Some("internal".into()),
+                None => None,
+            }
+        })
+        .unwrap_or_else(|| "internal".into())
+}
+
 fn invalid(msg: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(Exit(2)).context(msg.to_string())
+    fail(ErrorCode::BadRequest, msg)
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -235,11 +303,16 @@ fn print_status(s: &ContainerStatus) {
                     .unwrap_or_default()
             );
             for svc in &e.services {
+                let restarts = if svc.restarts > 0 || svc.state == "running" {
+                    format!(" (restarts {})", svc.restarts)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "  service:   {} {} (restarts {}){}",
+                    "  service:   {} {}{}{}",
                     svc.name,
                     svc.state,
-                    svc.restarts,
+                    restarts,
                     svc.last_error
                         .as_deref()
                         .map(|x| format!(", last error: {x}"))
@@ -261,7 +334,11 @@ fn print_status(s: &ContainerStatus) {
             c.name
         );
     }
-    println!("Connect:");
+    if c.state == "running" {
+        println!("Connect:");
+    } else {
+        println!("Connect (once started with `devbox-ctl start {}`):", c.name);
+    }
     println!("  ssh:         {}", s.connect.ssh);
     println!("  code-server: {}", s.connect.code_server);
     println!("  zed:         {}", s.connect.zed);
@@ -361,7 +438,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             req.confirm_another = true;
                             continue;
                         }
-                        return Err(anyhow::Error::new(Exit(6)).context("not created"));
+                        return Err(fail(
+                            ErrorCode::NeedsConfirmation,
+                            format!("not created; pass --another to create {name} without asking"),
+                        ));
                     }
                     other => break other?,
                 }
@@ -431,7 +511,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 let a = ask(&format!("Destroy {name} {what}? Type the name to confirm:"))?;
                 if a != name {
-                    return Err(anyhow::Error::new(Exit(6)).context("not destroyed"));
+                    return Err(fail(
+                        ErrorCode::NeedsConfirmation,
+                        if a.is_empty() {
+                            "not destroyed".to_string()
+                        } else {
+                            format!("not destroyed: you typed {a:?}, not {name:?}")
+                        },
+                    ));
                 }
             }
             let v = client
@@ -496,13 +583,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let all = u != me.user;
                     let list: Vec<ContainerInfo> =
                         client.get(&format!("/v1/containers?all={all}")).await?;
+                    let owned = list.iter().filter(|c| c.owner == u).count();
                     let mine: Vec<String> = list
                         .into_iter()
                         .filter(|c| c.owner == u && c.state == "running")
                         .map(|c| c.name)
                         .collect();
                     if mine.is_empty() && !cli.json {
-                        println!("{u} has no running containers; every start fetches the current key anyway.");
+                        if owned == 0 {
+                            println!("{u} has no containers on this orchestrator (is the user name right? `devbox-ctl list --all` shows everyone's); nothing to do.");
+                        } else {
+                            println!("{u} has no running containers; every start fetches the current key anyway.");
+                        }
                     }
                     mine
                 }
@@ -653,6 +745,56 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
     }
 }
 
+/// The container a command names, if any (for the "did you mean" hint).
+fn named_container(c: &Command) -> Option<String> {
+    match c {
+        Command::Start { name }
+        | Command::Stop { name }
+        | Command::Destroy { name, .. }
+        | Command::Status { name }
+        | Command::Logs { name, .. }
+        | Command::Keep { name } => Some(name.clone()),
+        Command::RotateKey { name, .. } => name.clone(),
+        _ => None,
+    }
+}
+
+/// Edit distance (insertions, deletions, substitutions) between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The caller's container whose name is closest to a mistyped one (at most 2 edits away).
+fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .filter(|n| *n != wanted)
+        .map(|n| (edit_distance(wanted, n), n))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// After "no such container": suggest the closest of the caller's names (best effort).
+async fn suggest_name(client: &Client, wanted: &str) {
+    let fetch = client.get::<Vec<ContainerInfo>>("/v1/containers?all=false");
+    if let Ok(Ok(list)) = tokio::time::timeout(std::time::Duration::from_secs(5), fetch).await {
+        if let Some(n) = closest(wanted, list.iter().map(|c| c.name.as_str())) {
+            eprintln!("devbox-ctl: did you mean `{n}`?");
+        }
+    }
+}
+
 /// Every command shows the caller's pending notices on stderr (best effort, quiet on failure).
 async fn show_notices(client: &Client) {
     let fetch = client.get::<Vec<Notice>>("/v1/notices");
@@ -700,7 +842,10 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        return Err(anyhow::Error::new(Exit(8)).context(format!("{failed} check(s) failed")));
+        return Err(fail(
+            ErrorCode::Unavailable,
+            format!("{failed} check(s) failed"),
+        ));
     }
     Ok(())
 }
@@ -714,6 +859,7 @@ async fn main() {
         Command::Notices { .. } | Command::Completions { .. } | Command::Man
     );
     let client = Client::new(&cli.socket);
+    let target = named_container(&cli.command);
     let result = run(cli).await;
     if notices {
         show_notices(&client).await;
@@ -721,15 +867,12 @@ async fn main() {
     if let Err(e) = result {
         let code = exit_code(&e);
         eprintln!("devbox-ctl: {e:#}");
+        if let (5, Some(name)) = (code, &target) {
+            suggest_name(&client, name).await;
+        }
         if json {
             // Machine output: the error as JSON on stdout too.
-            let api_code = e
-                .chain()
-                .find_map(|c| match c.downcast_ref::<ClientError>() {
-                    Some(ClientError::Api(a)) => serde_json::to_value(a.code).ok(),
-                    Some(ClientError::Connect { .. }) => Some("daemon-unreachable".into()),
-                    _ => None,
-                });
+            let api_code = error_code(&e);
             println!(
                 "{}",
                 serde_json::json!({"error": {"code": api_code, "message": format!("{e:#}"), "exitCode": code}})
@@ -753,5 +896,41 @@ mod tests {
         assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--cpu", "zero"]).is_err());
         assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--memory", "lots"]).is_err());
         assert!(Cli::try_parse_from(["devbox-ctl", "create", "x", "--memory", "4G"]).is_ok());
+    }
+
+    #[test]
+    fn a_mistyped_name_suggests_the_closest_one() {
+        let mine = ["demo-box", "alice-dev", "web"];
+        assert_eq!(closest("demo-bx", mine), Some("demo-box"));
+        assert_eq!(closest("alcie-dev", mine), Some("alice-dev"));
+        assert_eq!(closest("demo-box2", mine), Some("demo-box"));
+        assert_eq!(closest("something-else", mine), None);
+        assert_eq!(
+            closest("web", mine),
+            None,
+            "an exact name is not a suggestion"
+        );
+        assert_eq!(closest("x", []), None);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn cli_side_errors_carry_a_code_and_exit_code() {
+        let e = invalid("bad");
+        assert_eq!(exit_code(&e), 2);
+        assert_eq!(error_code(&e), "bad-request");
+        assert_eq!(
+            format!("{e:#}"),
+            "bad",
+            "the code is not part of the message"
+        );
+        let e = fail(ErrorCode::NeedsConfirmation, "not destroyed");
+        assert_eq!(
+            (exit_code(&e), error_code(&e)),
+            (6, "needs-confirmation".into())
+        );
+        let e = anyhow::anyhow!("something odd");
+        assert_eq!((exit_code(&e), error_code(&e)), (1, "internal".into()));
     }
 }
