@@ -109,7 +109,12 @@ impl SecretSource for OpCli {
             })?;
         if !out.status.success() {
             let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            stderr.truncate(500);
+            // At most 500 bytes, cut on a character boundary (`truncate` inside one panics).
+            let mut cut = stderr.len().min(500);
+            while !stderr.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            stderr.truncate(cut);
             if stderr.is_empty() {
                 stderr = format!("exit status {}", out.status);
             }
@@ -131,5 +136,45 @@ impl SecretSource for OpCli {
             });
         }
         Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `op`'s error text is cut to a bounded length; text that is not ASCII (a vault or item
+    /// name in another script, echoed back by `op`) must not make that cut panic.
+    #[test]
+    fn a_long_non_ascii_op_error_is_cut_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "ops_CANARYTOKEN\n").unwrap();
+        let op = OpCli {
+            command: devbox_test_kit::bin_path("fake-op").unwrap(),
+            token_file: Some(token_file),
+            timeout: Duration::from_secs(30),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Shifted by one byte each time, so the cut lands inside a two-byte character at least
+        // once (fake-op, like op, answers that the item is not in the vault, echoing both).
+        for pad in 0..2 {
+            let reference = format!(
+                "op://{}{}/{}/password",
+                "v".repeat(pad),
+                "é".repeat(150),
+                "ü".repeat(150)
+            );
+            let e = rt.block_on(op.read(&reference)).unwrap_err();
+            let SecretError::OpFailed { stderr, .. } = &e else {
+                panic!("unexpected error {e:?}");
+            };
+            assert!(stderr.len() <= 500, "{} bytes", stderr.len());
+            assert!(stderr.contains("could not read secret"), "{stderr}");
+            assert!(!e.to_string().contains("CANARYTOKEN"));
+        }
     }
 }
