@@ -212,6 +212,23 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     1
 }
 
+/// The error and its causes, like `{e:#}`, but without repeating a cause that an outer
+/// message already quotes (e.g. the OS error inside "cannot reach devboxd at …").
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// The machine-readable code of an error for `--json`: the API's codes, plus
 /// `daemon-unreachable`; an error without one is `internal`.
 fn error_code(e: &anyhow::Error) -> serde_json::Value {
@@ -627,7 +644,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         done.push(s);
                     }
                     Err(e) => {
-                        eprintln!("devbox-ctl: rotate-key {name}: {e}");
+                        // One container: main prints the error; several: say which one failed.
+                        if names.len() > 1 {
+                            eprintln!("devbox-ctl: rotate-key {name}: {e}");
+                        }
                         failed = Some(e);
                     }
                 }
@@ -866,7 +886,8 @@ async fn main() {
     }
     if let Err(e) = result {
         let code = exit_code(&e);
-        eprintln!("devbox-ctl: {e:#}");
+        let message = describe(&e);
+        eprintln!("devbox-ctl: {message}");
         if let (5, Some(name)) = (code, &target) {
             suggest_name(&client, name).await;
         }
@@ -875,7 +896,7 @@ async fn main() {
             let api_code = error_code(&e);
             println!(
                 "{}",
-                serde_json::json!({"error": {"code": api_code, "message": format!("{e:#}"), "exitCode": code}})
+                serde_json::json!({"error": {"code": api_code, "message": message, "exitCode": code}})
             );
         }
         std::process::exit(code);
@@ -920,16 +941,21 @@ mod tests {
         let e = invalid("bad");
         assert_eq!(exit_code(&e), 2);
         assert_eq!(error_code(&e), "bad-request");
-        assert_eq!(
-            format!("{e:#}"),
-            "bad",
-            "the code is not part of the message"
-        );
+        assert_eq!(describe(&e), "bad", "the code is not part of the message");
         let e = fail(ErrorCode::NeedsConfirmation, "not destroyed");
         assert_eq!(
             (exit_code(&e), error_code(&e)),
             (6, "needs-confirmation".into())
         );
+        let e =
+            anyhow::Error::new(std::io::Error::other("denied")).context("cannot read x: denied");
+        assert_eq!(
+            describe(&e),
+            "cannot read x: denied",
+            "a quoted cause is not repeated"
+        );
+        let e = anyhow::Error::new(std::io::Error::other("disk full")).context("writing x");
+        assert_eq!(describe(&e), "writing x: disk full");
         let e = anyhow::anyhow!("something odd");
         assert_eq!((exit_code(&e), error_code(&e)), (1, "internal".into()));
     }
