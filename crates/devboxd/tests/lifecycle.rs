@@ -232,9 +232,13 @@ fn create_list_status_stop_start_destroy() {
     .unwrap();
     follow.wait().unwrap();
 
+    // A mistyped name is not found, and the CLI suggests the caller's closest name.
+    let e = fails(w.ctl_as(alice, &["status", &format!("{name}x")]), 5);
+    assert!(e.contains(&format!("did you mean `{name}`?")), "{e}");
+
     // Destroy without --yes off a TTY refuses and changes nothing.
     let e = fails(w.ctl_as(alice, &["destroy", &name]), 2);
-    assert!(e.contains("--yes"), "{e}");
+    assert!(e.contains("--yes") && !e.contains("exit 2"), "{e}");
     assert_eq!(w.podman_containers(), vec![name.clone()]);
 
     ok(w.ctl_as(alice, &["destroy", &name, "--yes"]));
