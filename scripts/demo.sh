@@ -48,20 +48,38 @@ podman_pid=""
 
 cleanup() {
   set +e
+  # The teardown, as a script: run now, or (DEVBOX_DEMO_KEEP=1) left for later. It removes only
+  # the demo's own things: its daemon and Podman service, every container and volume of the
+  # demo's devboxd instance (label devbox.instance=demo, kept volumes too), its user and group.
+  cat > "$demo/cleanup.sh" <<SH
+#!/usr/bin/env bash
+# Tears down the nix-devbox LOCAL DEMO in $demo (written by scripts/demo.sh).
+${daemon_pid:+kill $daemon_pid 2>/dev/null}
+podman ps -aq --filter label=devbox.instance=demo | xargs -r podman rm -f -t 2 >/dev/null 2>&1
+podman volume ls -q --filter label=devbox.instance=demo | xargs -r podman volume rm -f >/dev/null 2>&1
+${podman_pid:+kill $podman_pid 2>/dev/null}
+userdel $user 2>/dev/null
+groupdel $group 2>/dev/null
+rm -rf $demo
+echo "demo cleaned up"
+SH
+  chmod 0700 "$demo/cleanup.sh"
   if [ "${DEVBOX_DEMO_KEEP:-0}" = 1 ]; then
-    echo
-    echo "Left running (DEVBOX_DEMO_KEEP=1): devboxd pid $daemon_pid, socket $demo/run/devbox.sock"
-    echo "  runuser -u $user -- $demo/devbox-ctl --socket $demo/run/devbox.sock status $name"
+    cat <<TXT
+
+Left running (DEVBOX_DEMO_KEEP=1): devboxd (pid $daemon_pid, log $demo/devboxd.log) and Podman's API service.
+Use devbox-ctl as the demo user:
+  runuser -u $user -- $demo/devbox-ctl --socket $demo/run/devbox.sock status $name
+  runuser -u $user -- $demo/devbox-ctl --socket $demo/run/devbox.sock --help
+Clean up (daemon, Podman service, the demo's containers and volumes, user, group, files):
+  bash $demo/cleanup.sh
+TXT
     return
   fi
   step "clean up"
   [ -n "$daemon_pid" ] && runuser -u "$user" -- "$demo/devbox-ctl" --socket "$demo/run/devbox.sock" destroy "$name" --yes >/dev/null 2>&1
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "$podman_pid" ] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
-  userdel "$user" 2>/dev/null
-  groupdel "$group" 2>/dev/null
-  rm -rf "$demo"
-  echo "done"
+  bash "$demo/cleanup.sh"
 }
 trap cleanup EXIT
 

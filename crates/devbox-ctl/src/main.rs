@@ -829,17 +829,18 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
     let report: Result<DoctorReport, ClientError> = client.get("/v1/doctor").await;
     let report = match report {
         Ok(r) => r,
-        Err(e @ ClientError::Connect { .. }) => {
+        Err(e) => {
+            // With --json, doctor's one stdout document is always the checks (main adds no
+            // error document for it).
             if json {
                 print_json(
                     &serde_json::json!({"checks": [{"name": "daemon", "ok": false, "detail": e.to_string()}]}),
                 )?;
-            } else {
+            } else if matches!(e, ClientError::Connect { .. }) {
                 println!("FAIL daemon: {e}");
             }
             return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     };
     let failed = report.checks.iter().filter(|c| !c.ok).count();
     if json {
@@ -880,6 +881,8 @@ async fn main() {
     );
     let client = Client::new(&cli.socket);
     let target = named_container(&cli.command);
+    // doctor --json prints its checks even when it fails; that stays the only document.
+    let error_document = json && !matches!(cli.command, Command::Doctor);
     let result = run(cli).await;
     if notices {
         show_notices(&client).await;
@@ -891,7 +894,7 @@ async fn main() {
         if let (5, Some(name)) = (code, &target) {
             suggest_name(&client, name).await;
         }
-        if json {
+        if error_document {
             // Machine output: the error as JSON on stdout too.
             let api_code = error_code(&e);
             println!(

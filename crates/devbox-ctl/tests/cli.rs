@@ -148,3 +148,15 @@ fn man_page_and_completions_render() {
     // Neither needs the daemon, so neither prints a notice or an error.
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn doctor_json_is_one_document_even_when_the_daemon_is_down() {
+    let o = ctl(&["--json", "doctor"]);
+    assert_eq!(o.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["checks"][0]["name"], "daemon");
+    assert_eq!(v["checks"][0]["ok"], false);
+    let o = ctl(&["doctor"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o.stdout).starts_with("FAIL daemon: cannot reach devboxd"));
+}
