@@ -1,6 +1,7 @@
 //! HTTP/JSON over the Unix socket. The caller is identified by SO_PEERCRED of the connection,
 //! never by anything the client sends.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -35,6 +36,152 @@ pub struct PeerUid(pub Option<u32>);
 impl Connected<axum::serve::IncomingStream<'_, UnixListener>> for PeerUid {
     fn connect_info(stream: axum::serve::IncomingStream<'_, UnixListener>) -> Self {
         PeerUid(stream.io().peer_cred().ok().map(|c| c.uid()))
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, PerUidListener>> for PeerUid {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, PerUidListener>) -> Self {
+        PeerUid(stream.io().uid)
+    }
+}
+
+/// Open connections one uid may hold at once (a `logs -f` holds one; the CLI uses one per
+/// command). Connections beyond it are closed at once, so one user cannot exhaust the daemon's
+/// file descriptors (systemd's default soft limit is 1024) and lock everyone else out.
+pub const MAX_CONNECTIONS_PER_UID: usize = 64;
+
+type OpenCounts = Arc<std::sync::Mutex<HashMap<u32, usize>>>;
+
+/// The socket listener, limiting open connections per peer uid (SO_PEERCRED).
+pub struct PerUidListener {
+    inner: UnixListener,
+    open: OpenCounts,
+    max: usize,
+}
+
+impl PerUidListener {
+    pub fn new(inner: UnixListener, max: usize) -> Self {
+        Self {
+            inner,
+            open: Arc::default(),
+            max,
+        }
+    }
+}
+
+/// A connection holding one of its uid's slots until it is dropped.
+pub struct PeerStream {
+    stream: tokio::net::UnixStream,
+    uid: Option<u32>,
+    open: OpenCounts,
+}
+
+impl Drop for PeerStream {
+    fn drop(&mut self) {
+        let key = self.uid.unwrap_or(u32::MAX);
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&key);
+            }
+        }
+    }
+}
+
+impl axum::serve::Listener for PerUidListener {
+    type Io = PeerStream;
+    type Addr = tokio::net::unix::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, addr) = match self.inner.accept().await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors or memory: wait for some to come back (as axum does).
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let uid = stream.peer_cred().ok().map(|c| c.uid());
+            let key = uid.unwrap_or(u32::MAX);
+            {
+                let mut open = self
+                    .open
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let n = open.entry(key).or_insert(0);
+                if *n >= self.max {
+                    tracing::warn!(
+                        uid = ?uid,
+                        limit = self.max,
+                        "too many connections from this uid: closing the new one"
+                    );
+                    continue;
+                }
+                *n += 1;
+            }
+            let io = PeerStream {
+                stream,
+                uid,
+                open: self.open.clone(),
+            };
+            return (io, addr);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for PeerStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for PeerStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
 
@@ -405,7 +552,7 @@ pub async fn serve<E: Engine, S: SecretSource, C: Clock>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(
-        listener,
+        PerUidListener::new(listener, MAX_CONNECTIONS_PER_UID),
         router(app).into_make_service_with_connect_info::<PeerUid>(),
     )
     .with_graceful_shutdown(shutdown)
