@@ -57,6 +57,8 @@ pub struct PerUidListener {
     inner: UnixListener,
     open: OpenCounts,
     max: usize,
+    /// Refused connections being told why (bounded).
+    farewells: Arc<tokio::sync::Semaphore>,
 }
 
 impl PerUidListener {
@@ -65,6 +67,7 @@ impl PerUidListener {
             inner,
             open: Arc::default(),
             max,
+            farewells: Arc::new(tokio::sync::Semaphore::new(64)),
         }
     }
 }
@@ -121,6 +124,30 @@ impl axum::serve::Listener for PerUidListener {
                         limit = self.max,
                         "too many connections from this uid: closing the new one"
                     );
+                    // Say why (a small write to a fresh socket does not block), then close
+                    // after the client's request is read: closing with unread data would reset
+                    // the connection before the client sees the answer. Bounded: at most 64 such
+                    // farewells at once, each at most 300 ms (beyond that: just closed).
+                    let _ = stream.try_write(&too_many_connections(self.max));
+                    if let Ok(permit) = self.farewells.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                            let _permit = permit;
+                            let mut stream = stream;
+                            let _ = stream.shutdown().await;
+                            let mut buf = [0u8; 4096];
+                            let drain = async {
+                                while let Ok(n) = stream.read(&mut buf).await {
+                                    if n == 0 {
+                                        break;
+                                    }
+                                }
+                            };
+                            let _ =
+                                tokio::time::timeout(std::time::Duration::from_millis(300), drain)
+                                    .await;
+                        });
+                    }
                     continue;
                 }
                 *n += 1;
@@ -137,6 +164,20 @@ impl axum::serve::Listener for PerUidListener {
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         self.inner.local_addr()
     }
+}
+
+/// The answer on a connection over the per-uid limit: HTTP 429 with an API error.
+fn too_many_connections(max: usize) -> Vec<u8> {
+    let e = ApiError::new(
+        ErrorCode::QuotaExceeded,
+        format!("you already have {max} connections open to devboxd (e.g. `devbox-ctl logs -f`); close some and try again"),
+    );
+    let body = serde_json::to_string(&e).unwrap_or_default();
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 impl tokio::io::AsyncRead for PeerStream {
