@@ -151,6 +151,20 @@ impl Config {
                 "`tailscaleApiUrl` must be an http(s) URL, e.g. https://api.tailscale.com".into(),
             );
         }
+        if let Some(rest) = self.tailscale_api_url.strip_prefix("http://") {
+            // The API key (admin over the whole tailnet) is in every request: clear text only
+            // to this machine (a local proxy or a test server).
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or(""),
+                None => authority.split(':').next().unwrap_or(""),
+            };
+            if !matches!(host, "127.0.0.1" | "localhost" | "::1") {
+                return Err(format!(
+                    "`tailscaleApiUrl` {host:?} is plain http: the Tailscale API key would cross the network in clear text; use https:// (plain http only to 127.0.0.1, localhost or [::1])"
+                ));
+            }
+        }
         if self.tailnet.is_empty() || self.tailnet.contains('/') {
             return Err("`tailnet` must be a tailnet name or \"-\" (the API key's tailnet)".into());
         }
@@ -277,6 +291,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn the_tailscale_api_key_never_goes_out_in_clear_text() {
+        // The API key (an admin credential for the whole tailnet) rides in every request.
+        for bad in [
+            "http://api.tailscale.com",
+            "http://10.0.0.5:8080",
+            "http://localhost.evil.org",
+        ] {
+            let (_d, p) = write(&format!(r#"{{"usersFile":"u","tailscaleApiUrl":"{bad}"}}"#));
+            let e = Config::load(&p).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains("https"), "{bad}: {e}");
+        }
+        for good in [
+            "https://api.tailscale.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:1234/",
+            "http://[::1]:80",
+        ] {
+            let (_d, p) = write(&format!(
+                r#"{{"usersFile":"u","tailscaleApiUrl":"{good}"}}"#
+            ));
+            assert!(Config::load(&p).is_ok(), "{good} refused");
+        }
     }
 
     #[test]
