@@ -260,12 +260,43 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ask(question: &str) -> anyhow::Result<String> {
+/// Asks on the terminal. The read runs off the runtime thread, so Ctrl-C still ends the
+/// program at the prompt (main watches for it).
+async fn ask(question: &str) -> anyhow::Result<String> {
     eprint!("{question} ");
     std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .context("reading the answer")??;
     Ok(line.trim().to_string())
+}
+
+/// The change devboxd is making for us right now (e.g. `create web`), for the Ctrl-C message.
+static IN_FLIGHT: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
+
+fn in_flight(what: &str, name: &str) {
+    if let Ok(mut g) = IN_FLIGHT.lock() {
+        *g = Some((what.to_string(), name.to_string()));
+    }
+}
+
+/// Ctrl-C: stop watching. A change already sent is finished (or undone) by devboxd, not by us.
+fn interrupted() -> ! {
+    let op = IN_FLIGHT.lock().ok().and_then(|g| g.clone());
+    eprintln!();
+    match op {
+        Some((what, name)) if name.is_empty() => eprintln!(
+            "devbox-ctl: interrupted; devboxd carries on with `{what}` by itself"
+        ),
+        Some((what, name)) => eprintln!(
+            "devbox-ctl: interrupted; devboxd carries on with `{what} {name}` by itself; `devbox-ctl status {name}` shows how it went"
+        ),
+        None => {}
+    }
+    std::process::exit(130)
 }
 
 fn interactive() -> bool {
@@ -442,6 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 confirm_another: another,
             };
             let result = loop {
+                in_flight("create", &name);
                 match client
                     .operation(Method::POST, "/v1/containers", Some(&req), ui.step())
                     .await
@@ -450,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         if e.code == ErrorCode::NeedsConfirmation && !cli.json && interactive() =>
                     {
                         eprintln!("{}", e.message);
-                        let a = ask(&format!("Create {name} as well? [y/N]"))?;
+                        let a = ask(&format!("Create {name} as well? [y/N]")).await?;
                         if a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes") {
                             req.confirm_another = true;
                             continue;
@@ -477,6 +509,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Start { name } => {
             check_name(&name)?;
+            in_flight("start", &name);
             let v = client
                 .operation::<()>(
                     Method::POST,
@@ -494,6 +527,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Stop { name } => {
             check_name(&name)?;
+            in_flight("stop", &name);
             let v = client
                 .operation::<()>(
                     Method::POST,
@@ -526,7 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     "and its home volume (all data in /home/dev)"
                 };
-                let a = ask(&format!("Destroy {name} {what}? Type the name to confirm:"))?;
+                let a = ask(&format!("Destroy {name} {what}? Type the name to confirm:")).await?;
                 if a != name {
                     return Err(fail(
                         ErrorCode::NeedsConfirmation,
@@ -538,6 +572,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ));
                 }
             }
+            in_flight("destroy", &name);
             let v = client
                 .operation::<()>(
                     Method::DELETE,
@@ -620,6 +655,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut done = Vec::new();
             let mut failed = None;
             for name in &names {
+                in_flight("rotate-key", name);
                 let r = client
                     .operation(
                         Method::POST,
@@ -703,6 +739,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan: LifecyclePlan = if dry_run {
                 client.get(&format!("/v1/lifecycle?all={all}")).await?
             } else {
+                in_flight("gc", "");
                 let v = client
                     .operation::<()>(Method::POST, "/v1/reconcile", None, ui.step())
                     .await?;
@@ -883,7 +920,17 @@ async fn main() {
     let target = named_container(&cli.command);
     // doctor --json prints its checks even when it fails; that stays the only document.
     let error_document = json && !matches!(cli.command, Command::Doctor);
-    let result = run(cli).await;
+    let ctrl_c = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => interrupted(),
+            // No signal handler: Ctrl-C keeps its default effect.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    let result = tokio::select! {
+        r = run(cli) => r,
+        () = ctrl_c => Ok(()),
+    };
     if notices {
         show_notices(&client).await;
     }

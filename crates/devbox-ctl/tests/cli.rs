@@ -160,3 +160,86 @@ fn doctor_json_is_one_document_even_when_the_daemon_is_down() {
     assert_eq!(o.status.code(), Some(3));
     assert!(text(&o.stdout).starts_with("FAIL daemon: cannot reach devboxd"));
 }
+
+/// Runs devbox-ctl on a real pseudo-terminal (`script`), waits until the prompt is shown, then
+/// types `input` (a Ctrl-C is the byte 0x03, turned into SIGINT by the terminal).
+fn on_a_terminal(args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("devbox-ctl-cli-test-{}", std::process::id()));
+    let line = format!(
+        "{} --socket {} {}",
+        env!("CARGO_BIN_EXE_devbox-ctl"),
+        dir.join("no-such.sock").display(),
+        args.join(" ")
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("DEVBOX_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) is needed for the terminal tests");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !String::from_utf8_lossy(&seen).contains("to confirm:") {
+        assert!(Instant::now() < deadline, "no prompt: {}", text(&seen));
+        if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen.extend(chunk);
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("devbox-ctl did not finish: {}", text(&seen));
+        }
+        if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(50)) {
+            seen.extend(chunk);
+        }
+    };
+    drop(stdin);
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+        seen.extend(chunk);
+    }
+    (status.code(), text(&seen))
+}
+
+#[test]
+fn the_destroy_prompt_on_a_terminal_wants_the_exact_name_and_ctrl_c_ends_it() {
+    // A wrong name: nothing is destroyed, exit 6, and the message says why.
+    let (code, out) = on_a_terminal(&["destroy", "alice-dev"], b"alice\n");
+    assert_eq!(code, Some(6), "{out}");
+    assert!(
+        out.contains(r#"not destroyed: you typed "alice", not "alice-dev""#),
+        "{out}"
+    );
+    // Ctrl-C at the prompt ends the program at once (130), destroying nothing.
+    let (code, out) = on_a_terminal(&["destroy", "alice-dev"], b"\x03");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(!out.contains("cannot reach"), "{out}");
+    // The exact name confirms: only then is the daemon asked (here: unreachable, exit 3).
+    let (code, out) = on_a_terminal(&["destroy", "alice-dev", "--keep-volume"], b"alice-dev\n");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("the home volume is kept") && out.contains("cannot reach devboxd"),
+        "{out}"
+    );
+}
