@@ -1,7 +1,7 @@
 //! devbox-ctl's behaviour that needs no daemon: usage errors, exit codes, `--json` errors, help,
 //! man page and completions. (Everything that talks to devboxd is tested against a real daemon
 //! and real Podman in crates/devboxd/tests.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output, Stdio};
 
