@@ -336,14 +336,22 @@ fn print_status(s: &ContainerStatus) {
     }
     match &s.entrypoint {
         Some(e) => {
-            println!("  phase:     {} (ready: {})", e.phase, e.ready);
+            println!(
+                "  phase:     {}{}",
+                e.phase,
+                if e.ready { "" } else { " (not ready)" }
+            );
             let ts = &e.tailscale;
             println!(
-                "  tailscale: {}{}{}",
+                "  tailscale: {}{}{}{}",
                 ts.state,
                 ts.ip
                     .as_deref()
                     .map(|i| format!(", {i}"))
+                    .unwrap_or_default(),
+                ts.hostname
+                    .as_deref()
+                    .map(|h| format!(", {h}"))
                     .unwrap_or_default(),
                 ts.error
                     .as_deref()
