@@ -282,12 +282,26 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .map_err(engine_err)
     }
 
+    /// How many container locks the table holds (for tests: it must not grow with every name
+    /// anyone asks about).
+    pub fn tracked_container_locks(&self) -> usize {
+        self.per_container
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// The lock of one container (created on first use).
     fn container_lock(&self, name: &str) -> Arc<Mutex<()>> {
         let mut map = self
             .per_container
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !map.contains_key(name) {
+            // Forget the locks nobody holds or waits for (only the table has them: clones are
+            // made under this lock), so the table does not grow with every name ever asked about.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
         map.entry(name.to_string()).or_default().clone()
     }
 
