@@ -2,6 +2,35 @@
 
 mod when;
 
+/// `println!` that never panics: a closed stdout (e.g. `devbox-ctl list | head -1`) ends the
+/// program quietly, like a Unix tool killed by SIGPIPE.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            crate::stdout_gone(&e)
+        }
+    }};
+}
+
+/// `eprintln!` that never panics (a message that cannot be shown is dropped).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` + flush that never panics (for prompts).
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut err = std::io::stderr();
+        let _ = write!(err, $($arg)*);
+        let _ = err.flush();
+    }};
+}
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -212,6 +241,25 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     1
 }
 
+/// Stdout cannot be written: a reader that went away (broken pipe) is not an error worth a
+/// message (exit 141, as a shell reports SIGPIPE); anything else is said on stderr (exit 1).
+fn stdout_gone(e: &std::io::Error) -> ! {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        say!("devbox-ctl: cannot write to stdout: {e}");
+        std::process::exit(1)
+    }
+    std::process::exit(141)
+}
+
+/// Writes generated text (completions, man page) to stdout, never panicking.
+fn write_stdout(bytes: &[u8]) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        stdout_gone(&e)
+    }
+}
+
 /// The error and its causes, like `{e:#}`, but without repeating a cause that an outer
 /// message already quotes (e.g. the OS error inside "cannot reach devboxd at …").
 fn describe(e: &anyhow::Error) -> String {
@@ -256,15 +304,14 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    out!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
 /// Asks on the terminal. The read runs off the runtime thread, so Ctrl-C still ends the
 /// program at the prompt (main watches for it).
 async fn ask(question: &str) -> anyhow::Result<String> {
-    eprint!("{question} ");
-    std::io::stderr().flush()?;
+    say_part!("{question} ");
     let line = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
@@ -286,12 +333,12 @@ fn in_flight(what: &str, name: &str) {
 /// Ctrl-C: stop watching. A change already sent is finished (or undone) by devboxd, not by us.
 fn interrupted() -> ! {
     let op = IN_FLIGHT.lock().ok().and_then(|g| g.clone());
-    eprintln!();
+    say!();
     match op {
-        Some((what, name)) if name.is_empty() => eprintln!(
+        Some((what, name)) if name.is_empty() => say!(
             "devbox-ctl: interrupted; devboxd carries on with `{what}` by itself"
         ),
-        Some((what, name)) => eprintln!(
+        Some((what, name)) => say!(
             "devbox-ctl: interrupted; devboxd carries on with `{what} {name}` by itself; `devbox-ctl status {name}` shows how it went"
         ),
         None => {}
@@ -311,7 +358,7 @@ impl Ui {
     fn step(&self) -> impl FnMut(&str) + '_ {
         move |m: &str| {
             if !self.json {
-                eprintln!("==> {m}");
+                say!("==> {m}");
             }
         }
     }
@@ -319,15 +366,15 @@ impl Ui {
 
 fn print_status(s: &ContainerStatus) {
     let c = &s.container;
-    println!("{}  (owner {}, {})", c.name, c.owner, c.state);
-    println!(
+    out!("{}  (owner {}, {})", c.name, c.owner, c.state);
+    out!(
         "  resources: {} CPU, {} memory; home volume {}",
         c.cpu,
         format_memory(c.memory_bytes),
         c.volume
     );
     if let Some(d) = c.desired {
-        println!(
+        out!(
             "  desired:   {}",
             serde_json::to_string(&d)
                 .unwrap_or_default()
@@ -336,13 +383,13 @@ fn print_status(s: &ContainerStatus) {
     }
     match &s.entrypoint {
         Some(e) => {
-            println!(
+            out!(
                 "  phase:     {}{}",
                 e.phase,
                 if e.ready { "" } else { " (not ready)" }
             );
             let ts = &e.tailscale;
-            println!(
+            out!(
                 "  tailscale: {}{}{}{}",
                 ts.state,
                 ts.ip
@@ -364,7 +411,7 @@ fn print_status(s: &ContainerStatus) {
                 } else {
                     String::new()
                 };
-                println!(
+                out!(
                     "  service:   {} {}{}{}",
                     svc.name,
                     svc.state,
@@ -376,14 +423,14 @@ fn print_status(s: &ContainerStatus) {
                 );
             }
             if let Some(a) = &e.last_activity {
-                println!("  activity:  {}", when::with_distance(a, Timestamp::now()));
+                out!("  activity:  {}", when::with_distance(a, Timestamp::now()));
             }
         }
-        None if c.state == "running" => println!("  entrypoint: not answering"),
+        None if c.state == "running" => out!("  entrypoint: not answering"),
         None => {}
     }
     if let Some(next) = s.lifecycle.as_ref().and_then(|l| l.next.as_ref()) {
-        println!(
+        out!(
             "  automatic: {} at {} (`devbox-ctl keep {}` postpones)",
             next.action,
             when::with_distance(&next.at, Timestamp::now()),
@@ -391,26 +438,31 @@ fn print_status(s: &ContainerStatus) {
         );
     }
     if c.state == "running" {
-        println!("Connect:");
+        out!("Connect:");
     } else {
-        println!("Connect (once started with `devbox-ctl start {}`):", c.name);
+        out!("Connect (once started with `devbox-ctl start {}`):", c.name);
     }
-    println!("  ssh:         {}", s.connect.ssh);
-    println!("  code-server: {}", s.connect.code_server);
-    println!("  zed:         {}", s.connect.zed);
+    out!("  ssh:         {}", s.connect.ssh);
+    out!("  code-server: {}", s.connect.code_server);
+    out!("  zed:         {}", s.connect.zed);
     if let Some(id) = &s.connect.syncthing_device_id {
-        println!("  syncthing:   device ID {id}");
+        out!("  syncthing:   device ID {id}");
     }
 }
 
 fn print_list(list: &[ContainerInfo]) {
     if list.is_empty() {
-        println!("No dev containers. Create one with `devbox-ctl create NAME`.");
+        out!("No dev containers. Create one with `devbox-ctl create NAME`.");
         return;
     }
-    println!(
+    out!(
         "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} CREATED",
-        "NAME", "OWNER", "STATE", "DESIRED", "CPU", "MEMORY"
+        "NAME",
+        "OWNER",
+        "STATE",
+        "DESIRED",
+        "CPU",
+        "MEMORY"
     );
     for c in list {
         let desired = c
@@ -422,7 +474,7 @@ fn print_list(list: &[ContainerInfo]) {
                     .to_string()
             })
             .unwrap_or_else(|| "-".into());
-        println!(
+        out!(
             "{:<24} {:<12} {:<10} {:<8} {:>4} {:>7} {}",
             c.name,
             c.owner,
@@ -440,22 +492,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let ui = Ui { json: cli.json };
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "devbox-ctl",
-                &mut std::io::stdout(),
-            );
+            // Rendered into memory first: clap_complete panics when its writer fails.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "devbox-ctl", &mut buf);
+            write_stdout(&buf);
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+            write_stdout(&buf);
         }
         Command::Whoami => {
             let w: WhoAmI = client.get("/v1/whoami").await?;
             if cli.json {
                 print_json(&w)?;
             } else {
-                println!(
+                out!(
                     "{} (uid {}){}",
                     w.user,
                     w.uid,
@@ -489,7 +541,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(ClientError::Api(e))
                         if e.code == ErrorCode::NeedsConfirmation && !cli.json && interactive() =>
                     {
-                        eprintln!("{}", e.message);
+                        say!("{}", e.message);
                         let a = ask(&format!("Create {name} as well? [y/N]")).await?;
                         if a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes") {
                             req.confirm_another = true;
@@ -508,7 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&status)?;
             } else {
-                println!(
+                out!(
                     "Created {name}{}.",
                     if no_start { " (not started)" } else { "" }
                 );
@@ -548,7 +600,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&info)?;
             } else {
-                println!("Stopped {} (home volume {} kept).", info.name, info.volume);
+                out!("Stopped {} (home volume {} kept).", info.name, info.volume);
             }
         }
         Command::Destroy {
@@ -593,12 +645,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&r)?;
             } else if r.volume_kept {
-                println!(
+                out!(
                     "Destroyed {}; kept volume {} (`devbox-ctl create {}` resumes it).",
-                    r.name, r.volume, r.name
+                    r.name,
+                    r.volume,
+                    r.name
                 );
             } else {
-                println!("Destroyed {} and its volume {}.", r.name, r.volume);
+                out!("Destroyed {} and its volume {}.", r.name, r.volume);
             }
         }
         Command::List { all } => {
@@ -651,9 +705,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .collect();
                     if mine.is_empty() && !cli.json {
                         if owned == 0 {
-                            println!("{u} has no containers on this orchestrator (is the user name right? `devbox-ctl list --all` shows everyone's); nothing to do.");
+                            out!("{u} has no containers on this orchestrator (is the user name right? `devbox-ctl list --all` shows everyone's); nothing to do.");
                         } else {
-                            println!("{u} has no running containers; every start fetches the current key anyway.");
+                            out!("{u} has no running containers; every start fetches the current key anyway.");
                         }
                     }
                     mine
@@ -676,7 +730,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(v) => {
                         let s: ContainerStatus = serde_json::from_value(v)?;
                         if !cli.json {
-                            println!(
+                            out!(
                                 "Delivered the current key to {name}{}.",
                                 if now {
                                     " and re-authenticated"
@@ -690,7 +744,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(e) => {
                         // One container: main prints the error; several: say which one failed.
                         if names.len() > 1 {
-                            eprintln!("devbox-ctl: rotate-key {name}: {e}");
+                            say!("devbox-ctl: rotate-key {name}: {e}");
                         }
                         failed = Some(e);
                     }
@@ -717,11 +771,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&notices)?;
             } else if notices.is_empty() {
                 if !login {
-                    println!("No notices.");
+                    out!("No notices.");
                 }
             } else {
                 for n in &notices {
-                    println!("devbox: {}", n.message);
+                    out!("devbox: {}", n.message);
                 }
             }
         }
@@ -734,12 +788,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&item)?;
             } else {
                 match &item.next {
-                    Some(n) => println!(
+                    Some(n) => out!(
                         "Kept {name}: next automatic {} at {}.",
                         n.action,
                         when::with_distance(&n.at, Timestamp::now())
                     ),
-                    None => println!("Kept {name}: no automatic action is scheduled."),
+                    None => out!("Kept {name}: no automatic action is scheduled."),
                 }
             }
         }
@@ -767,7 +821,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
     // Distances are from the daemon's clock, not this machine's.
     let now = plan.now.parse().unwrap_or_else(|_| Timestamp::now());
-    println!(
+    out!(
         "{} (now {}; idle containers stop after {} days, stopped ones are destroyed after {} days; 0 = never)",
         if dry_run { "What would happen" } else { "Reconciled" },
         when::short(&plan.now),
@@ -775,11 +829,11 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
         plan.stopped_destroy_days
     );
     if plan.containers.is_empty() {
-        println!("  no containers");
+        out!("  no containers");
     }
     for c in &plan.containers {
         match &c.next {
-            Some(n) => println!(
+            Some(n) => out!(
                 "  {} ({}, {}): {} at {}",
                 c.name,
                 c.owner,
@@ -787,10 +841,10 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
                 n.action,
                 when::with_distance(&n.at, now)
             ),
-            None => println!("  {} ({}, {}): nothing scheduled", c.name, c.owner, c.state),
+            None => out!("  {} ({}, {}): nothing scheduled", c.name, c.owner, c.state),
         }
         for w in &c.notices {
-            println!(
+            out!(
                 "      warning {}h before, at {}{}",
                 w.hours_before,
                 when::with_distance(&w.at, now),
@@ -799,7 +853,7 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
         }
     }
     for p in &plan.pending_cleanups {
-        println!(
+        out!(
             "  {} ({}): destroyed, tailnet device cleanup pending since {} ({} attempts; last error: {})",
             p.name,
             p.owner,
@@ -855,7 +909,7 @@ async fn suggest_name(client: &Client, wanted: &str) {
     let fetch = client.get::<Vec<ContainerInfo>>("/v1/containers?all=false");
     if let Ok(Ok(list)) = tokio::time::timeout(std::time::Duration::from_secs(5), fetch).await {
         if let Some(n) = closest(wanted, list.iter().map(|c| c.name.as_str())) {
-            eprintln!("devbox-ctl: did you mean `{n}`?");
+            say!("devbox-ctl: did you mean `{n}`?");
         }
     }
 }
@@ -865,7 +919,7 @@ async fn show_notices(client: &Client) {
     let fetch = client.get::<Vec<Notice>>("/v1/notices");
     if let Ok(Ok(notices)) = tokio::time::timeout(std::time::Duration::from_secs(5), fetch).await {
         for n in notices {
-            eprintln!("devbox notice: {}", n.message);
+            say!("devbox notice: {}", n.message);
         }
     }
 }
@@ -882,7 +936,7 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
                     &serde_json::json!({"checks": [{"name": "daemon", "ok": false, "detail": e.to_string()}]}),
                 )?;
             } else if matches!(e, ClientError::Connect { .. }) {
-                println!("FAIL daemon: {e}");
+                out!("FAIL daemon: {e}");
             }
             return Err(e.into());
         }
@@ -891,19 +945,19 @@ async fn doctor(client: &Client, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&report)?;
     } else {
-        println!(
+        out!(
             "ok   daemon: devboxd answers on {}",
             client.socket().display()
         );
         for c in &report.checks {
-            println!(
+            out!(
                 "{} {}: {}",
                 if c.ok { "ok  " } else { "FAIL" },
                 c.name,
                 c.detail
             );
             if let Some(fix) = &c.fix {
-                println!("     fix: {fix}");
+                out!("     fix: {fix}");
             }
         }
     }
@@ -943,16 +997,24 @@ async fn main() {
         show_notices(&client).await;
     }
     if let Err(e) = result {
+        // `devbox-ctl logs NAME | head`: the reader went away; nothing to report.
+        if let Some(io) = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<std::io::Error>())
+            .filter(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            stdout_gone(io);
+        }
         let code = exit_code(&e);
         let message = describe(&e);
-        eprintln!("devbox-ctl: {message}");
+        say!("devbox-ctl: {message}");
         if let (5, Some(name)) = (code, &target) {
             suggest_name(&client, name).await;
         }
         if error_document {
             // Machine output: the error as JSON on stdout too.
             let api_code = error_code(&e);
-            println!(
+            out!(
                 "{}",
                 serde_json::json!({"error": {"code": api_code, "message": message, "exitCode": code}})
             );

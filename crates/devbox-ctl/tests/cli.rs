@@ -243,3 +243,40 @@ fn the_destroy_prompt_on_a_terminal_wants_the_exact_name_and_ctrl_c_ends_it() {
         "{out}"
     );
 }
+
+#[test]
+fn a_closed_or_full_stdout_never_makes_it_panic() {
+    for args in [vec!["completions", "bash"], vec!["man"], vec!["--help"]] {
+        // The reader goes away at once (`devbox-ctl man | head -0`).
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devbox-ctl"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let e = text(&o.stderr);
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+        assert!(matches!(o.status.code(), Some(0 | 141)), "{args:?}: {o:?}");
+        // A stdout that cannot take the text: a message and exit 1, not a panic.
+        if args[0] != "--help" {
+            let full = std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let o = Command::new(env!("CARGO_BIN_EXE_devbox-ctl"))
+                .args(&args)
+                .stdout(full)
+                .output()
+                .unwrap();
+            let e = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+            assert!(
+                e.contains("cannot write to stdout") && !e.contains("panicked"),
+                "{e}"
+            );
+        }
+    }
+}
