@@ -750,15 +750,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            if let Some(e) = failed {
+                // With --json the one document is then the error; say what did get the key.
+                let delivered: Vec<&str> = done.iter().map(|s| s.container.name.as_str()).collect();
+                if delivered.is_empty() {
+                    return Err(e.into());
+                }
+                return Err(anyhow::Error::new(e)
+                    .context(format!("delivered to {} only", delivered.join(", "))));
+            }
             if cli.json {
                 if done.len() == 1 && names.len() == 1 {
                     print_json(&done[0])?;
                 } else {
                     print_json(&done)?;
                 }
-            }
-            if let Some(e) = failed {
-                return Err(e.into());
             }
         }
         Command::Notices { login } => {
