@@ -695,6 +695,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, Some(u)) => {
                     let me: WhoAmI = client.get("/v1/whoami").await?;
                     let all = u != me.user;
+                    if all && !me.is_admin {
+                        return Err(fail(
+                            ErrorCode::Forbidden,
+                            format!(
+                                "only admins may rotate another user's keys; `devbox-ctl rotate-key --user {}` does yours",
+                                me.user
+                            ),
+                        ));
+                    }
                     let list: Vec<ContainerInfo> =
                         client.get(&format!("/v1/containers?all={all}")).await?;
                     let owned = list.iter().filter(|c| c.owner == u).count();
@@ -704,7 +713,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .map(|c| c.name)
                         .collect();
                     if mine.is_empty() && !cli.json {
-                        if owned == 0 {
+                        if owned == 0 && !all {
+                            out!("You have no containers; nothing to do.");
+                        } else if owned == 0 {
                             out!("{u} has no containers on this orchestrator (is the user name right? `devbox-ctl list --all` shows everyone's); nothing to do.");
                         } else {
                             out!("{u} has no running containers; every start fetches the current key anyway.");
