@@ -168,7 +168,8 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
         assert!(ready(&w, w.user(*u), n), "{n} not ready after rotation");
     }
     // Other users may not rotate someone else's keys.
-    fails(w.ctl_as(w.user(1), &["rotate-key", "--user", &u0]), 4);
+    let e = fails(w.ctl_as(w.user(1), &["rotate-key", "--user", &u0]), 4);
+    assert!(e.contains("only admins may rotate another user's keys"), "{e}");
 }
 
 // ------------------------------------------------------------------ crash safety
