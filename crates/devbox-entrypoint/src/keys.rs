@@ -129,7 +129,11 @@ pub fn deliver_key(
             "key stored; already on the tailnet (use --reauth to log in again with it)".into(),
         );
     }
-    let deadline = Instant::now() + wait;
+    // Any wait is accepted; one beyond what an Instant can hold is capped at a day.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400));
     loop {
         if let Some(st) = read_status(run_dir) {
             if st.tailscale.attempts > attempts_before {
