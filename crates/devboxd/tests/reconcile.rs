@@ -169,7 +169,10 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
     }
     // Other users may not rotate someone else's keys.
     let e = fails(w.ctl_as(w.user(1), &["rotate-key", "--user", &u0]), 4);
-    assert!(e.contains("only admins may rotate another user's keys"), "{e}");
+    assert!(
+        e.contains("only admins may rotate another user's keys"),
+        "{e}"
+    );
 }
 
 // ------------------------------------------------------------------ crash safety
