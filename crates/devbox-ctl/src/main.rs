@@ -356,9 +356,18 @@ struct Ui {
 
 impl Ui {
     fn step(&self) -> impl FnMut(&str) + '_ {
+        self.step_for("")
+    }
+
+    /// Progress lines prefixed with a container's name (several operations in a row).
+    fn step_for<'a>(&'a self, prefix: &'a str) -> impl FnMut(&str) + 'a {
         move |m: &str| {
             if !self.json {
-                say!("==> {m}");
+                if prefix.is_empty() {
+                    say!("==> {m}");
+                } else {
+                    say!("==> {prefix}: {m}");
+                }
             }
         }
     }
@@ -734,7 +743,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         Method::POST,
                         &format!("/v1/containers/{name}/rotate-key"),
                         Some(&RotateKeyRequest { now }),
-                        ui.step(),
+                        ui.step_for(if names.len() > 1 { name } else { "" }),
                     )
                     .await;
                 match r {
