@@ -873,6 +873,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
+            // Refuse a caller who may not act on it before queueing for its lock (checked
+            // again under the lock): strangers cannot keep the owner waiting.
+            self.authorize(caller, name).await?;
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
             self.start_locked(caller, name, progress).await
@@ -987,6 +990,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerInfo, ApiError> {
         let result = async {
+            // Refuse a caller who may not act on it before queueing for its lock (checked
+            // again under the lock): strangers cannot keep the owner waiting.
+            self.authorize(caller, name).await?;
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
             self.stop_locked(caller, name, progress).await
@@ -1059,6 +1065,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
         let result = async {
+            // Refuse a caller who may not act on it before queueing for its lock (checked
+            // again under the lock): strangers cannot keep the owner waiting.
+            self.authorize(caller, name).await?;
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
             self.destroy_locked(caller, name, keep_volume, progress)
@@ -1176,6 +1185,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
+            // Refuse a caller who may not act on it before queueing for its lock (checked
+            // again under the lock): strangers cannot keep the owner waiting.
+            self.authorize(caller, name).await?;
             let container_lock = self.container_lock(name);
             let _container = container_lock.lock().await;
             let c = self.authorize(caller, name).await?;

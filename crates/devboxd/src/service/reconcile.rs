@@ -227,6 +227,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// clock (stopped).
     pub async fn keep(&self, caller: &Caller, name: &str) -> Result<PlanItem, ApiError> {
         let result = async {
+            // Refuse a caller who may not act on it before queueing for its lock (checked
+            // again under the lock): strangers cannot keep the owner waiting.
+            self.authorize(caller, name).await?;
             let lock = self.container_lock(name);
             let _g = lock.lock().await;
             let c = self.authorize(caller, name).await?;
