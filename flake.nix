@@ -92,7 +92,23 @@
         rec {
           inherit craneLib src commonArgs cargoArtifacts;
 
-          devbox-ctl = mkCrate "devbox-ctl" "Manage your nix-devbox dev containers" "devbox-ctl";
+          # Completions and the man page are generated from the clap definitions at build time
+          # (installShellFiles: `<(cmd)` needs the shell flag and `--cmd` for the name).
+          devbox-ctl =
+            (mkCrate "devbox-ctl" "Manage your nix-devbox dev containers" "devbox-ctl").overrideAttrs
+              (old: {
+                nativeBuildInputs = (old.nativeBuildInputs or [ ]) ++ [ pkgs.installShellFiles ];
+                postInstall =
+                  (old.postInstall or "")
+                  + lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
+                    installShellCompletion --cmd devbox-ctl \
+                      --bash <($out/bin/devbox-ctl completions bash) \
+                      --zsh <($out/bin/devbox-ctl completions zsh) \
+                      --fish <($out/bin/devbox-ctl completions fish)
+                    $out/bin/devbox-ctl man > devbox-ctl.1
+                    installManPage devbox-ctl.1
+                  '';
+              });
           devboxd = mkCrate "devboxd" "nix-devbox controller daemon" "devboxd";
           devbox-entrypoint = mkCrate "devbox-entrypoint" "PID 1 of the nix-devbox dev container" "devbox-entrypoint";
           devbox-schema = mkCrate "devbox-schema" "Validator of nix-devbox users files" "devbox-schema";
