@@ -1,7 +1,7 @@
 //! HTTP/JSON over the Unix socket. The caller is identified by SO_PEERCRED of the connection,
 //! never by anything the client sends.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -269,9 +269,54 @@ fn caller<E: Engine, S: SecretSource, C: Clock>(
     })
 }
 
+/// Long operations (create, start, stop, destroy, rotate-key) one uid may have in flight at
+/// once. They go on after the client disconnects and most call 1Password (one service account,
+/// shared by everyone and rate limited) and exec into containers: without a bound one user
+/// could queue thousands and starve the others.
+pub const MAX_OPERATIONS_PER_UID: usize = 8;
+
+static IN_FLIGHT: std::sync::Mutex<BTreeMap<u32, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// One in-flight operation of a uid, released when dropped (when the operation ends).
+struct OperationSlot(u32);
+
+impl OperationSlot {
+    fn take(c: &Caller) -> Result<Self, Failure> {
+        let mut m = IN_FLIGHT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(c.uid).or_insert(0);
+        if *n >= MAX_OPERATIONS_PER_UID {
+            return Err(Failure(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!("you already have {MAX_OPERATIONS_PER_UID} operations in progress; wait for them to finish (`devbox-ctl list`) and try again"),
+            )));
+        }
+        *n += 1;
+        Ok(OperationSlot(c.uid))
+    }
+}
+
+impl Drop for OperationSlot {
+    fn drop(&mut self) {
+        let mut m = IN_FLIGHT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.0);
+            }
+        }
+    }
+}
+
 /// Runs a long operation in its own task (it finishes even if the client goes away) and streams
 /// its steps as newline-delimited JSON events.
-fn operation<T, Fut>(run: impl FnOnce(mpsc::UnboundedSender<Event>) -> Fut) -> Response
+fn operation<T, Fut>(
+    slot: OperationSlot,
+    run: impl FnOnce(mpsc::UnboundedSender<Event>) -> Fut,
+) -> Response
 where
     T: Serialize,
     Fut: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
@@ -279,7 +324,9 @@ where
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let fut = run(tx.clone());
     tokio::spawn(async move {
-        let last = match fut.await {
+        let result = fut.await;
+        drop(slot);
+        let last = match result {
             Ok(v) => match serde_json::to_value(v) {
                 Ok(result) => Event::Done { result },
                 Err(e) => Event::Error {
@@ -394,7 +441,7 @@ async fn create<E: Engine, S: SecretSource, C: Clock>(
             format!("invalid create request: {e}"),
         ))
     })?;
-    Ok(operation(move |tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service.create(&c, &req, &stepper(tx)).await
     }))
 }
@@ -405,7 +452,7 @@ async fn start<E: Engine, S: SecretSource, C: Clock>(
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(operation(move |tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service.start(&c, &name, &stepper(tx)).await
     }))
 }
@@ -416,7 +463,7 @@ async fn stop<E: Engine, S: SecretSource, C: Clock>(
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(operation(move |tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service.stop(&c, &name, &stepper(tx)).await
     }))
 }
@@ -428,7 +475,7 @@ async fn destroy<E: Engine, S: SecretSource, C: Clock>(
     Query(q): Query<DestroyQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(operation(move |tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service
             .destroy(&c, &name, q.keep_volume, &stepper(tx))
             .await
@@ -452,7 +499,7 @@ async fn rotate<E: Engine, S: SecretSource, C: Clock>(
             ))
         })?
     };
-    Ok(operation(move |tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service
             .rotate_key(&c, &name, req.now, &stepper(tx))
             .await
@@ -497,7 +544,7 @@ async fn reconcile<E: Engine, S: SecretSource, C: Clock>(
             "only admins may run the reconciler by hand; `devbox-ctl gc --dry-run` shows what it will do",
         )));
     }
-    Ok(operation(move |_tx| async move {
+    Ok(operation(OperationSlot::take(&c)?, move |_tx| async move {
         app.service.reconcile_now(&c).await
     }))
 }
