@@ -334,6 +334,8 @@ in
         ExecStart = "${lib.getExe' cfg.package "devboxd"} --config /etc/devbox/devboxd.json";
         Restart = "on-failure";
         RestartSec = 2;
+        # devboxd allows 64 open connections per user; keep the whole team well below the fd limit.
+        LimitNOFILE = 65536;
 
         # A dedicated user: the podman group opens the API socket, the socket group lets it hand
         # its own socket to the users. It needs no capability.
