@@ -32,6 +32,15 @@ fn stop_is_fast_and_a_restart_keeps_the_volume_and_syncthing_identity() {
     let st = b.wait_for("activity seen", |s| s.last_activity.is_some());
     assert_eq!(st.last_activity_source.as_deref(), Some("code-server"));
     let activity = st.last_activity.clone();
+    // Measure the stop of a container that is fully up: Syncthing reports its device ID before it
+    // has finished opening its database, and one stopped in the middle of that (first start,
+    // migrations) was seen to take more than 2 s to exit after printing "Exiting".
+    poll_until(
+        Duration::from_secs(30),
+        "Syncthing ready to synchronize",
+        || b.logs().contains("Ready to synchronize").then_some(()),
+    )
+    .unwrap();
     let rss_kb: u64 = b
         .exec("awk '/VmRSS/ {print $2}' /proc/1/status")
         .parse()
