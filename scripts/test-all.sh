@@ -24,4 +24,12 @@ step "cargo build --bins (integration tests run the workspace's binaries: fakes,
 cargo build --workspace --bins --locked
 
 step "cargo test (unit, integration, real Podman)"
-cargo test --workspace --locked --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run (cargo's own last line is that of its last, often empty, binary).
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
