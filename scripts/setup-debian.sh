@@ -9,7 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-packages=(podman runc uidmap nix-bin syncthing busybox-static curl ca-certificates python3)
+# passwd (useradd), util-linux (runuser, prlimit) and bsdutils (script) are used by the tests too.
+packages=(podman runc uidmap nix-bin syncthing busybox-static curl ca-certificates python3 passwd util-linux bsdutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
