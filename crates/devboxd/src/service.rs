@@ -305,6 +305,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         map.entry(name.to_string()).or_default().clone()
     }
 
+    /// Takes the container's lock for `caller`, refusing a caller who may not act on it BEFORE
+    /// queueing (strangers cannot keep the owner waiting). Callers check again under the lock.
+    async fn lock_authorized(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+        self.authorize(caller, name).await?;
+        Ok(self.container_lock(name).lock_owned().await)
+    }
+
     fn update_state(
         &self,
         name: &str,
@@ -873,11 +884,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
-            // Refuse a caller who may not act on it before queueing for its lock (checked
-            // again under the lock): strangers cannot keep the owner waiting.
-            self.authorize(caller, name).await?;
-            let container_lock = self.container_lock(name);
-            let _container = container_lock.lock().await;
+            let _container = self.lock_authorized(caller, name).await?;
             self.start_locked(caller, name, progress).await
         }
         .await;
@@ -990,11 +997,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerInfo, ApiError> {
         let result = async {
-            // Refuse a caller who may not act on it before queueing for its lock (checked
-            // again under the lock): strangers cannot keep the owner waiting.
-            self.authorize(caller, name).await?;
-            let container_lock = self.container_lock(name);
-            let _container = container_lock.lock().await;
+            let _container = self.lock_authorized(caller, name).await?;
             self.stop_locked(caller, name, progress).await
         }
         .await;
@@ -1065,11 +1068,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
         let result = async {
-            // Refuse a caller who may not act on it before queueing for its lock (checked
-            // again under the lock): strangers cannot keep the owner waiting.
-            self.authorize(caller, name).await?;
-            let container_lock = self.container_lock(name);
-            let _container = container_lock.lock().await;
+            let _container = self.lock_authorized(caller, name).await?;
             self.destroy_locked(caller, name, keep_volume, progress)
                 .await
         }
@@ -1185,11 +1184,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
-            // Refuse a caller who may not act on it before queueing for its lock (checked
-            // again under the lock): strangers cannot keep the owner waiting.
-            self.authorize(caller, name).await?;
-            let container_lock = self.container_lock(name);
-            let _container = container_lock.lock().await;
+            let _container = self.lock_authorized(caller, name).await?;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             if !c.running() {

@@ -227,11 +227,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// clock (stopped).
     pub async fn keep(&self, caller: &Caller, name: &str) -> Result<PlanItem, ApiError> {
         let result = async {
-            // Refuse a caller who may not act on it before queueing for its lock (checked
-            // again under the lock): strangers cannot keep the owner waiting.
-            self.authorize(caller, name).await?;
-            let lock = self.container_lock(name);
-            let _g = lock.lock().await;
+            let _g = self.lock_authorized(caller, name).await?;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             let now = self.clock.now();
