@@ -6,6 +6,7 @@
 //! ([`testbed`]) and small helpers for tests that run real Podman.
 
 pub mod fake_tailscale;
+pub mod fake_tailscale_api;
 pub mod fakes;
 pub mod podman;
 pub mod testbed;

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use devbox_test_kit::fake_tailscale::Control;
+use devbox_test_kit::fake_tailscale_api::FakeTailscaleApi;
 use devbox_test_kit::fakes::read_argv_log;
 use devbox_test_kit::{bin_path, poll_until, unique_name};
 
@@ -188,7 +189,7 @@ fn up_status_ip_logout_against_the_fake_control_plane() {
 
 #[test]
 fn fake_api_lists_and_deletes_devices_with_a_bearer_key() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
     let dir = std::env::temp_dir().join(unique_name("kit-api"));
     std::fs::create_dir_all(&dir).unwrap();
     let control = Control::at(dir.join("control.json"));
@@ -209,26 +210,13 @@ fn fake_api_lists_and_deletes_devices_with_a_bearer_key() {
         .unwrap()
         .unwrap();
     std::fs::write(dir.join("api-key"), "tskey-api-CANARY\n").unwrap();
-    let mut child = Command::new(bin_path("fake-tailscale-api").unwrap())
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--control")
-        .arg(dir.join("control.json"))
-        .arg("--api-key-file")
-        .arg(dir.join("api-key"))
-        .env("FAKE_ARGV_LOG", dir.join("argv.jsonl"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_string();
+    let api = FakeTailscaleApi::start(
+        "127.0.0.1:0",
+        &dir.join("control.json"),
+        &dir.join("api-key"),
+    )
+    .unwrap();
+    let addr = api.url.strip_prefix("http://").unwrap().to_string();
     let call = |method: &str, path: &str, key: &str| -> (u16, String) {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         write!(
@@ -254,9 +242,8 @@ fn fake_api_lists_and_deletes_devices_with_a_bearer_key() {
     assert_eq!(call("DELETE", &path, "tskey-api-CANARY").0, 200);
     assert_eq!(call("DELETE", &path, "tskey-api-CANARY").0, 404);
     assert!(control.list_devices().unwrap().is_empty());
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(!std::fs::read_to_string(dir.join("argv.jsonl"))
+    drop(api);
+    assert!(!std::fs::read_to_string(dir.join("control.argv.jsonl"))
         .unwrap()
         .contains("CANARY"));
     let _ = std::fs::remove_dir_all(&dir);

@@ -8,13 +8,14 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use devbox_api::{ContainerStatus, LifecyclePlan, Notice, NoticeKind};
-use devbox_test_kit::{bin_path, poll_until};
+use devbox_test_kit::fake_tailscale_api::FakeTailscaleApi;
+use devbox_test_kit::poll_until;
 
 /// Generous: these tests share two cores with every other Podman test.
 const READY_SECS: u64 = 90;
@@ -542,43 +543,6 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
 
 // ------------------------------------------------------------------ tailnet cleanup
 
-struct FakeApi {
-    child: Child,
-    url: String,
-}
-
-impl FakeApi {
-    fn start(listen: &str, control: &std::path::Path, key_file: &std::path::Path) -> Self {
-        let mut child = Command::new(bin_path("fake-tailscale-api").unwrap())
-            .args(["--listen", listen, "--control"])
-            .arg(control)
-            .arg("--api-key-file")
-            .arg(key_file)
-            .env("FAKE_ARGV_LOG", control.with_extension("argv.jsonl"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("fake-tailscale-api said {first:?}"))
-            .to_string();
-        Self { child, url }
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn devices(control: &std::path::Path) -> Vec<(String, String)> {
     devbox_test_kit::fake_tailscale::Control::at(control)
         .list_devices()
@@ -599,7 +563,7 @@ fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() 
     let api_key = format!("tskey-api-CANARY{}", std::process::id());
     let key_file = tailnet.path().join("api-key");
     std::fs::write(&key_file, &api_key).unwrap();
-    let api = FakeApi::start("127.0.0.1:0", &control, &key_file);
+    let api = FakeTailscaleApi::start("127.0.0.1:0", &control, &key_file).unwrap();
     let api_ref = "op://DevBox/tailscale-api-key/credential";
     let w = World::new(
         &[("a", false), ("m", true)],
@@ -667,7 +631,7 @@ fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() 
             .unwrap();
     assert_eq!(plan.pending_cleanups.len(), 1, "{plan:?}");
     assert_eq!(plan.pending_cleanups[0].name, names[2]);
-    let _api = FakeApi::start(&format!("127.0.0.1:{port}"), &control, &key_file);
+    let _api = FakeTailscaleApi::start(&format!("127.0.0.1:{port}"), &control, &key_file).unwrap();
     gc(&w);
     let plan: LifecyclePlan =
         serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "gc", "--dry-run", "--all"])))

@@ -6,50 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use common::*;
-use devbox_test_kit::bin_path;
 use devbox_test_kit::fake_tailscale::{Control, Device};
-
-struct FakeApi {
-    child: Child,
-    url: String,
-}
-
-impl FakeApi {
-    fn start(control: &Path, key_file: &Path) -> Self {
-        let mut child = Command::new(bin_path("fake-tailscale-api").unwrap())
-            .args(["--listen", "127.0.0.1:0", "--control"])
-            .arg(control)
-            .arg("--api-key-file")
-            .arg(key_file)
-            .env("FAKE_ARGV_LOG", control.with_extension("argv.jsonl"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("fake-tailscale-api said {first:?}"))
-            .to_string();
-        Self { child, url }
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use devbox_test_kit::fake_tailscale_api::FakeTailscaleApi;
 
 fn device(id: &str, hostname: &str, tags: &[String]) -> Device {
     Device {
@@ -86,7 +45,7 @@ fn destroy_deletes_only_the_owners_devbox_nodes_never_another_machine_of_that_na
     let api_key = format!("tskey-api-CANARY{}", std::process::id());
     let key_file = tailnet.path().join("api-key");
     std::fs::write(&key_file, &api_key).unwrap();
-    let api = FakeApi::start(&control_path, &key_file);
+    let api = FakeTailscaleApi::start("127.0.0.1:0", &control_path, &key_file).unwrap();
     let api_ref = "op://DevBox/tailscale-api-key/credential";
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
