@@ -4,12 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Runs nix-instantiate with the rest of the arguments: the result (stdout) goes to the variable
+# named first, stderr to a file that is shown only when the command fails. Warnings on stderr
+# (an unconfigured nix.conf, say) can then never be mistaken for a result.
+nix_stderr=$(mktemp)
+trap 'rm -f "$nix_stderr"' EXIT
+nix_eval() {
+  local -n result=$1
+  shift
+  result=$(nix-instantiate "$@" 2>"$nix_stderr")
+}
+show_stderr() { sed 's/^/  stderr: /' "$nix_stderr"; }
+
 fail=0
 count=0
 while IFS= read -r -d '' f; do
   count=$((count + 1))
-  if ! out=$(nix-instantiate --parse "$f" 2>&1 >/dev/null); then
-    echo "PARSE FAILED: $f"; echo "$out"; fail=1
+  if ! nix-instantiate --parse "$f" >/dev/null 2>"$nix_stderr"; then
+    echo "PARSE FAILED: $f"; show_stderr; fail=1
   fi
 done < <(git ls-files -z '*.nix')
 echo "parsed $count .nix files"
@@ -38,8 +50,8 @@ echo "checked $paths_checked path references in .nix files"
 
 # The VM tests cannot run here, but their Python test scripts can be compiled.
 if command -v python3 >/dev/null 2>&1; then
-  scripts=$(nix-instantiate --eval --strict --json checks/support/vm-test-scripts.nix 2>&1) || {
-    echo "VM TEST SCRIPTS DID NOT RENDER:"; echo "$scripts"; fail=1; scripts="{}"
+  nix_eval scripts --eval --strict --json checks/support/vm-test-scripts.nix || {
+    echo "VM TEST SCRIPTS DID NOT RENDER:"; show_stderr; fail=1; scripts="{}"
   }
   if ! out=$(printf '%s' "$scripts" | python3 -c '
 import json, sys
@@ -62,10 +74,11 @@ passed=0
 failed=0
 shopt -s nullglob
 for t in checks/pure/*.nix; do
-  if out=$(nix-instantiate --eval --strict --json "$t" 2>&1) && [ "$out" = "true" ]; then
+  out=
+  if nix_eval out --eval --strict --json "$t" && [ "$out" = "true" ]; then
     passed=$((passed + 1))
   else
-    echo "PURE CHECK FAILED: $t"; echo "$out"; failed=$((failed + 1)); fail=1
+    echo "PURE CHECK FAILED: $t (result: ${out:-none})"; show_stderr; failed=$((failed + 1)); fail=1
   fi
 done
 echo "pure Nix checks: $passed passed, $failed failed"
