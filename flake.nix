@@ -66,8 +66,9 @@
             pname = "nix-devbox";
             version = (lib.importTOML ./Cargo.toml).workspace.package.version;
             strictDeps = true;
-            # Tests that need Podman, root or real Unix users cannot run in the build sandbox;
-            # the Rust tests honour this variable and skip them (scripts/test-all.sh runs them).
+            # Tests that need Podman, root or real Unix users cannot run in the build sandbox: with
+            # this variable #[host_test] makes them ignored, with the reason (scripts/test-all.sh
+            # runs them as root and fails if any is ignored).
             DEVBOX_SKIP_HOST_TESTS = "1";
           };
           cargoArtifacts = craneLib.buildDepsOnly commonArgs;
@@ -145,7 +146,13 @@
                 cargoNextestExtraArgs = "--workspace --no-tests=warn";
                 # The users.nix export tests run `nix-instantiate --eval`; the sandbox's store is
                 # read-only, so Nix gets a private chroot store (nothing is built or added).
-                nativeBuildInputs = [ pkgs.nix ];
+                # util-linux: `script`, the pseudo-terminal of devbox-ctl's prompt tests (the
+                # sandbox mounts its own devpts). Host tests (#[host_test]) are reported as
+                # ignored here: DEVBOX_SKIP_HOST_TESTS=1 above.
+                nativeBuildInputs = [
+                  pkgs.nix
+                  pkgs.util-linux
+                ];
                 preCheck = ''
                   export HOME=$TMPDIR
                   export NIX_REMOTE="local?root=$TMPDIR/nix-root"

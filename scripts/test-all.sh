@@ -29,7 +29,19 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 
-# One closing line for the whole run (cargo's own last line is that of its last, often empty, binary).
-awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
+# One closing line for the whole run (cargo's own last line is that of its last, often empty,
+# binary). A test cargo reports as ignored did not run: on this prepared machine, as root, that is a
+# failure (a #[host_test] built without root, say), never a silent pass.
+read -r passed failed ignored < <(awk '/^test result:/ {
+    for (i = 1; i < NF; i++) {
+      if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
+    } }
+  END { printf "%d %d %d\n", p, f, g }' "$log")
+printf '\ntotal: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$ignored"
+if [ "$ignored" -ne 0 ]; then
+  echo "skipped tests (each with its reason):"
+  grep -E '^test .* \.\.\. ignored' "$log" | sed 's/^/  /'
+  echo "FAILED: $ignored test(s) did not run; as root on a machine set up by setup-debian.sh every test must run" >&2
+  [ "$status" -ne 0 ] || status=1
+fi
 exit "$status"

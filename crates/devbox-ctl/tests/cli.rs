@@ -173,7 +173,7 @@ fn on_a_terminal(args: &[&str], input: &[u8]) -> (Option<i32>, String) {
         dir.join("no-such.sock").display(),
         args.join(" ")
     );
-    let mut child = Command::new("script")
+    let mut child = devbox_test_kit::host_program("script")
         .args(["-qec", &line, "/dev/null"])
         .env_remove("DEVBOX_SOCKET")
         .stdin(Stdio::piped())

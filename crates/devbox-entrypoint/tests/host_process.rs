@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devbox_entrypoint::status::{Phase, ServiceState, Status, TailscaleState};
-use devbox_test_kit::{bin_path, poll_until, skip_host_tests, unique_name};
+use devbox_test_kit::{bin_path, host_test, poll_until, unique_name};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -83,12 +83,9 @@ fn wait_for(dir: &Path, what: &str, pred: impl Fn(&Status) -> bool) -> Status {
     .unwrap()
 }
 
-#[test]
+// Root only: the services run as DEVBOX_USER=root, which needs root to switch to.
+#[host_test]
 fn runs_outside_a_container_logs_in_restarts_and_stops_cleanly() {
-    // Root only: the services run as DEVBOX_USER=root, which needs root to switch to.
-    if skip_host_tests("runs_outside_a_container") || !nix::unistd::getuid().is_root() {
-        return;
-    }
     let dir = std::env::temp_dir().join(unique_name("ep-host"));
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     for (name, fake) in [

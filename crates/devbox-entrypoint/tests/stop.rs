@@ -10,18 +10,15 @@ use std::time::{Duration, Instant};
 use common::DevBox;
 use devbox_entrypoint::status::ServiceState;
 use devbox_test_kit::podman::podman;
-use devbox_test_kit::{poll_until, skip_host_tests};
+use devbox_test_kit::{host_test, poll_until};
 
 fn running(st: &devbox_entrypoint::status::Status, name: &str) -> bool {
     st.service(name)
         .is_some_and(|s| s.state == ServiceState::Running && s.pid.is_some())
 }
 
-#[test]
+#[host_test]
 fn stop_is_fast_and_a_restart_keeps_the_volume_and_syncthing_identity() {
-    if skip_host_tests("stop_is_fast_and_a_restart_keeps_the_volume") {
-        return;
-    }
     let b = DevBox::start("ep-stop", &["--userns=auto", "-e", "DEVBOX_SYNCTHING=true"]);
     let st = b.wait_for("syncthing identity", |s| {
         s.syncthing.device_id.is_some() && running(s, "code-server") && running(s, "syncthing")
@@ -93,11 +90,8 @@ fn stop_is_fast_and_a_restart_keeps_the_volume_and_syncthing_identity() {
     assert_eq!(b.exec("stat -c %u /home/dev"), "1000");
 }
 
-#[test]
+#[host_test]
 fn a_service_deaf_to_sigterm_is_killed_after_the_grace_period() {
-    if skip_host_tests("a_service_deaf_to_sigterm_is_killed_after_the_grace_period") {
-        return;
-    }
     let b = DevBox::start(
         "ep-deaf",
         &[

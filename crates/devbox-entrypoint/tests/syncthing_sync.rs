@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{podman_quick, DevBox};
 use devbox_entrypoint::config::Config;
 use devbox_test_kit::podman::{podman, podman_output_within};
-use devbox_test_kit::{poll_until, skip_host_tests};
+use devbox_test_kit::{host_test, poll_until};
 
 const BOX_HOME: &str = "/home/dev/.config/syncthing";
 const SYNC_WAIT: Duration = Duration::from_secs(45);
@@ -76,7 +76,7 @@ impl HostPeer {
             _ => None,
         })
         .unwrap();
-        run(Command::new("syncthing")
+        run(devbox_test_kit::host_program("syncthing")
             .args(["generate", "--no-default-folder"])
             .arg(format!("--home={}", home.display())));
         let key = devbox_entrypoint::syncthing::new_api_key().unwrap();
@@ -85,10 +85,10 @@ impl HostPeer {
             devbox_entrypoint::syncthing::initial_config(&cfg, &key),
         )
         .unwrap();
-        let id = run(Command::new("syncthing")
+        let id = run(devbox_test_kit::host_program("syncthing")
             .args(["serve", "--device-id"])
             .arg(format!("--home={}", home.display())));
-        let child = Command::new("syncthing")
+        let child = devbox_test_kit::host_program("syncthing")
             .args(["serve", "--no-browser", "--no-restart", "--no-upgrade"])
             .arg(format!("--home={}", home.display()))
             .env("STMONITORED", "1")
@@ -115,7 +115,7 @@ impl HostPeer {
     }
 
     fn cli(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("syncthing")
+        let out = devbox_test_kit::host_program("syncthing")
             .arg("cli")
             .arg(format!("--home={}", self.home.display()))
             .args(args)
@@ -244,11 +244,8 @@ fn box_contents(b: &DevBox) -> Vec<(String, String)> {
     v
 }
 
-#[test]
+#[host_test]
 fn files_sync_both_ways_over_the_podman_network_and_conflicts_keep_both_versions() {
-    if skip_host_tests("files_sync_both_ways_over_the_podman_network") {
-        return;
-    }
     let b = DevBox::start("ep-sync", &["-e", "DEVBOX_SYNCTHING=true"]);
     let peer = HostPeer::start(&b.name);
     let st = b.wait_for("box syncthing identity", |s| {

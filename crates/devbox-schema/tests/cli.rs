@@ -26,7 +26,7 @@ fn run_stdin(args: &[&str], input: &[u8]) -> Output {
 /// The example, exported by Nix's evaluator: a valid file to start from.
 fn example_json() -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("nix-instantiate")
+    let out = devbox_test_kit::host_program("nix-instantiate")
         .args(["--eval", "--strict", "--json"])
         .arg(root.join("lib/export-users.nix"))
         .arg("--arg")

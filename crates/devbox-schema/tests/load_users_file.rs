@@ -2,13 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use devbox_schema::{load_users_file, LoadError};
 
 fn exported_example() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("nix-instantiate")
+    let out = devbox_test_kit::host_program("nix-instantiate")
         .args(["--eval", "--strict", "--json"])
         .arg(root.join("lib/export-users.nix"))
         .arg("--arg")

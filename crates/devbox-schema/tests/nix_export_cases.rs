@@ -20,7 +20,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn export(users_file: &Path) -> Output {
-    Command::new("nix-instantiate")
+    devbox_test_kit::host_program("nix-instantiate")
         .args(["--eval", "--strict", "--json"])
         .arg(repo_root().join("lib/export-users.nix"))
         .arg("--arg")
@@ -129,7 +129,7 @@ fn a_missing_users_file_is_named() {
 
 #[test]
 fn a_relative_string_path_is_explained() {
-    let out = Command::new("nix-instantiate")
+    let out = devbox_test_kit::host_program("nix-instantiate")
         .args(["--eval", "--strict", "--json"])
         .arg(repo_root().join("lib/export-users.nix"))
         .args(["--argstr", "usersFile", "examples/users.nix"])

@@ -11,6 +11,10 @@ pub mod fakes;
 pub mod podman;
 pub mod testbed;
 
+/// `#[host_test]`: a test that needs root, Podman and real users; cargo reports it as ignored,
+/// with the reason, where it cannot run (see the devbox-host-test crate).
+pub use devbox_host_test::host_test;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -76,17 +80,6 @@ pub fn bin_path(name: &str) -> Result<PathBuf> {
     }
 }
 
-/// True (and prints a note) when host tests must be skipped: `DEVBOX_SKIP_HOST_TESTS=1`
-/// (e.g. inside the Nix build sandbox, where there is no Podman and no root).
-pub fn skip_host_tests(test: &str) -> bool {
-    if std::env::var("DEVBOX_SKIP_HOST_TESTS").is_ok_and(|v| v == "1") {
-        println!("note: {test} skipped (DEVBOX_SKIP_HOST_TESTS=1)");
-        true
-    } else {
-        false
-    }
-}
-
 /// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.
 pub fn poll_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();
@@ -115,4 +108,31 @@ pub fn unique_name(prefix: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0xffff)
+}
+
+/// A `Command` for a program the tests take from the host, after checking that it is on `PATH`:
+/// when it is missing the test stops with the Debian package that provides it (which
+/// `scripts/setup-debian.sh` installs), not with a bare "No such file or directory".
+pub fn host_program(name: &str) -> std::process::Command {
+    let package = match name {
+        "podman" => "podman",
+        "syncthing" => "syncthing",
+        "nix-instantiate" | "nix" => "nix-bin",
+        "script" => "bsdutils",
+        "runuser" | "prlimit" => "util-linux",
+        "useradd" | "userdel" | "groupadd" | "groupdel" => "passwd",
+        other => other,
+    };
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
+    if !on_path {
+        #[allow(clippy::panic)] // a test helper: the test cannot run and must say why
+        {
+            panic!(
+                "`{name}` is not on PATH: install the Debian package `{package}` \
+                 (scripts/setup-debian.sh installs everything the tests need)"
+            );
+        }
+    }
+    std::process::Command::new(name)
 }

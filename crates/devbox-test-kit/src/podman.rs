@@ -1,6 +1,6 @@
 //! Small helpers for tests that drive the real `podman` CLI (rootful).
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{KitError, Result};
@@ -31,7 +31,7 @@ pub fn podman_output(args: &[&str]) -> Result<Output> {
 /// under load; a poll loop then simply tries again).
 pub fn podman_output_within(args: &[&str], timeout: Duration) -> Result<Output> {
     use std::io::Read;
-    let mut child = Command::new("podman")
+    let mut child = crate::host_program("podman")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -82,7 +82,7 @@ pub fn podman_output_within(args: &[&str], timeout: Duration) -> Result<Output> 
 /// Runs `podman ARGS` with `input` on stdin (e.g. `exec -i ... deliver-key`).
 pub fn podman_with_stdin(args: &[&str], input: &[u8]) -> Result<Output> {
     use std::io::Write;
-    let mut child = Command::new("podman")
+    let mut child = crate::host_program("podman")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -3,13 +3,10 @@
 //! syncthing, busybox and the fakes under the real programs' names.
 
 use devbox_test_kit::podman::podman;
-use devbox_test_kit::{skip_host_tests, testbed, unique_name};
+use devbox_test_kit::{host_test, testbed, unique_name};
 
-#[test]
+#[host_test]
 fn testbed_image_builds_once_and_runs_its_programs() {
-    if skip_host_tests("testbed_image_builds_once_and_runs_its_programs") {
-        return;
-    }
     // Two concurrent callers get the same image.
     let a = std::thread::spawn(testbed::ensure_image);
     let b = testbed::ensure_image().unwrap();

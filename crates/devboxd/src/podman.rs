@@ -603,11 +603,9 @@ mod tests {
 
     /// The untyped fallback (used when Podman reports a state the typed client cannot decode)
     /// reads the same as the typed client, against a real Podman.
+    #[devbox_test_kit::host_test]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn untyped_list_and_inspect_match_the_typed_ones() {
-        if devbox_test_kit::skip_host_tests("untyped_list_and_inspect_match_the_typed_ones") {
-            return;
-        }
         let image = devbox_test_kit::testbed::ensure_image().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("podman.sock");

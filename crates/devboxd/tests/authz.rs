@@ -9,18 +9,15 @@ use common::*;
 use devbox_api::ContainerInfo;
 
 fn running(name: &str) -> bool {
-    let out = std::process::Command::new("podman")
+    let out = devbox_test_kit::host_program("podman")
         .args(["inspect", "--format", "{{.State.Running}}", name])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim() == "true"
 }
 
-#[test]
+#[host_test]
 fn owner_allowed_other_denied_admin_allowed() {
-    if skip("owner_allowed_other_denied_admin_allowed") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options::default(),
@@ -109,11 +106,8 @@ fn owner_allowed_other_denied_admin_allowed() {
     );
 }
 
-#[test]
+#[host_test]
 fn strangers_and_a_missing_daemon_get_clear_errors() {
-    if skip("strangers_and_a_missing_daemon_get_clear_errors") {
-        return;
-    }
     let mut w = World::new(&[("a", false), ("m", true)], Options::default());
     // A Unix user in the socket group but not in users.nix.
     let stranger = TestUser::create("s", &w.group.name, false);
@@ -143,18 +137,15 @@ fn strangers_and_a_missing_daemon_get_clear_errors() {
     assert!(e.contains("cannot reach devboxd"), "{e}");
 }
 
-#[test]
+#[host_test]
 fn container_ids_are_not_names() {
-    if skip("container_ids_are_not_names") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options::default(),
     );
     let name = w.name("idp");
     ok(w.ctl_as(w.user(0), &["create", &name, "--no-start"]));
-    let id = std::process::Command::new("podman")
+    let id = devbox_test_kit::host_program("podman")
         .args(["inspect", "--format", "{{.Id}}", &name])
         .output()
         .unwrap();

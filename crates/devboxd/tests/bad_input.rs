@@ -7,11 +7,8 @@ mod common;
 use common::*;
 use devbox_api::{Client, ClientError, CreateRequest, ErrorCode};
 
-#[test]
+#[host_test]
 fn invalid_names_cpu_memory_and_unknown_containers() {
-    if skip("invalid_names_cpu_memory_and_unknown_containers") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let alice = w.user(0);
     let long = "a".repeat(64);
@@ -114,7 +111,7 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
     }
     // A container Podman has but devbox does not manage is invisible to devbox.
     let foreign = w.name("foreign");
-    ok(std::process::Command::new("podman")
+    ok(devbox_test_kit::host_program("podman")
         .args(["create", "--name", &foreign, &w.image])
         .output()
         .unwrap());
@@ -122,7 +119,7 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
     assert!(e.contains("no dev container"), "{e}");
     let e = fails(w.ctl_as(alice, &["create", &foreign]), 6);
     assert!(e.contains("taken"), "{e}");
-    let _ = std::process::Command::new("podman")
+    let _ = devbox_test_kit::host_program("podman")
         .args(["rm", "-f", &foreign])
         .output();
 
@@ -130,11 +127,8 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
     assert!(w.podman_volumes().is_empty());
 }
 
-#[test]
+#[host_test]
 fn missing_key_token_image_or_podman_leave_nothing_behind() {
-    if skip("missing_key_token_image_or_podman_leave_nothing_behind") {
-        return;
-    }
     // No item in 1Password for the users.
     let w = World::new(
         &[("a", false), ("m", true)],
@@ -211,11 +205,8 @@ fn missing_key_token_image_or_podman_leave_nothing_behind() {
     assert_eq!(w.podman_containers(), vec![good]);
 }
 
-#[test]
+#[host_test]
 fn a_container_that_never_gets_ready_is_rolled_back() {
-    if skip("a_container_that_never_gets_ready_is_rolled_back") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("m", true)],
         Options {
@@ -242,11 +233,8 @@ fn a_container_that_never_gets_ready_is_rolled_back() {
     assert!(!state.contains("never"), "{state}");
 }
 
-#[test]
+#[host_test]
 fn a_daemon_killed_mid_create_undoes_it_at_the_next_start() {
-    if skip("a_daemon_killed_mid_create_undoes_it_at_the_next_start") {
-        return;
-    }
     let mut w = World::new(
         &[("a", false), ("m", true)],
         Options {
@@ -263,7 +251,7 @@ fn a_daemon_killed_mid_create_undoes_it_at_the_next_start() {
     std::fs::write(&store_path, store.to_string()).unwrap();
 
     let name = w.name("crash");
-    let create = std::process::Command::new("runuser")
+    let create = devbox_test_kit::host_program("runuser")
         .args(["-u", &w.user(0).name, "--"])
         .arg(&w.ctl)
         .arg("--socket")

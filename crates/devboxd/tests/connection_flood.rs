@@ -12,7 +12,6 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -47,11 +46,8 @@ fn whoami_as(socket: &Path, uid: u32, gid: u32) -> String {
     }
 }
 
-#[test]
+#[host_test]
 fn idle_connections_of_one_user_do_not_lock_out_the_others() {
-    if skip("idle_connections_of_one_user_do_not_lock_out_the_others") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options::default(),
@@ -64,7 +60,7 @@ fn idle_connections_of_one_user_do_not_lock_out_the_others() {
     let (a, b) = (w.user(0), w.user(1));
     // systemd's default soft limit for a service.
     let pid = w.daemon.as_ref().unwrap().id().to_string();
-    let out = Command::new("prlimit")
+    let out = devbox_test_kit::host_program("prlimit")
         .args(["--pid", &pid, "--nofile=1024:1024"])
         .output()
         .unwrap();

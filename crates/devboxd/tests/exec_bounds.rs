@@ -23,11 +23,8 @@ impl Drop for Container {
     }
 }
 
-#[test]
+#[host_test]
 fn a_flood_from_an_exec_is_cut_at_the_bound_and_the_exit_code_still_comes_back() {
-    if skip("a_flood_from_an_exec_is_cut_at_the_bound_and_the_exit_code_still_comes_back") {
-        return;
-    }
     let image = testbed_image();
     let dir = tempfile::tempdir().unwrap();
     let service = PodmanService::start(dir.path());

@@ -7,10 +7,9 @@ mod common;
 
 use common::*;
 use devbox_api::{ContainerInfo, ContainerStatus};
-use std::process::Command;
 
 fn inspect(name: &str) -> serde_json::Value {
-    let out = Command::new("podman")
+    let out = devbox_test_kit::host_program("podman")
         .args(["inspect", name])
         .output()
         .unwrap();
@@ -23,11 +22,8 @@ fn inspect(name: &str) -> serde_json::Value {
     v[0].clone()
 }
 
-#[test]
+#[host_test]
 fn create_list_status_stop_start_destroy() {
-    if skip("create_list_status_stop_start_destroy") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let alice = w.user(0);
     let name = w.name("life");
@@ -79,7 +75,7 @@ fn create_list_status_stop_start_destroy() {
         .unwrap_or_default()
         .to_string();
     // Container root is not host root: the container's uid 0 maps to an unprivileged range.
-    let uid_map = Command::new("podman")
+    let uid_map = devbox_test_kit::host_program("podman")
         .args(["exec", &name, "cat", "/proc/self/uid_map"])
         .output()
         .unwrap();
@@ -88,7 +84,7 @@ fn create_list_status_stop_start_destroy() {
     assert!(host_start > 0, "userns {userns:?}, uid_map {map}");
 
     // The key reached the container's tmpfs only, mode 0400.
-    let perm = Command::new("podman")
+    let perm = devbox_test_kit::host_program("podman")
         .args([
             "exec",
             &name,
@@ -118,7 +114,7 @@ fn create_list_status_stop_start_destroy() {
     assert!(human.contains(&format!("ssh dev@{name}")), "{human}");
 
     // The node is in the (fake) tailnet under the container's name.
-    let control = Command::new("podman")
+    let control = devbox_test_kit::host_program("podman")
         .args(["exec", &name, "cat", "/var/lib/fake-tailscale/control.json"])
         .output()
         .unwrap();
@@ -140,7 +136,7 @@ fn create_list_status_stop_start_destroy() {
     let state = std::fs::read_to_string(w.state_dir.join("state.json")).unwrap();
     assert!(state.contains("\"desired\": \"stopped\""), "{state}");
     // Stop logged the node out of the (fake) tailnet: the ephemeral device is gone at once.
-    let control = Command::new("podman")
+    let control = devbox_test_kit::host_program("podman")
         .args([
             "cp",
             &format!("{name}:/var/lib/fake-tailscale/control.json"),
@@ -160,7 +156,7 @@ fn create_list_status_stop_start_destroy() {
             && !tar.contains(&format!("\"hostname\": \"{name}\"")),
         "device left after stop: {tar}"
     );
-    let argv = Command::new("podman")
+    let argv = devbox_test_kit::host_program("podman")
         .args([
             "cp",
             &format!("{name}:{}", devbox_test_kit::fakes::DEFAULT_ARGV_LOG),
@@ -190,7 +186,7 @@ fn create_list_status_stop_start_destroy() {
 
     // logs -f keeps streaming: it delivers the history and new lines (a re-auth logs some), and
     // stays open until interrupted.
-    let mut follow = std::process::Command::new("runuser")
+    let mut follow = devbox_test_kit::host_program("runuser")
         .args(["-u", &alice.name, "--"])
         .arg(&w.ctl)
         .arg("--socket")
@@ -256,11 +252,8 @@ fn create_list_status_stop_start_destroy() {
     }
 }
 
-#[test]
+#[host_test]
 fn memory_limit_is_enforced_by_the_kernel() {
-    if skip("memory_limit_is_enforced_by_the_kernel") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let name = w.name("mem");
     ok(w.ctl_as(
@@ -271,7 +264,7 @@ fn memory_limit_is_enforced_by_the_kernel() {
     assert_eq!(i["HostConfig"]["NanoCpus"], 1_000_000_000i64);
     assert_eq!(i["HostConfig"]["Memory"], 256i64 << 20);
     // Within the limit: fine. Beyond it: the kernel's OOM killer ends the process.
-    let small = Command::new("podman")
+    let small = devbox_test_kit::host_program("podman")
         .args([
             "exec",
             &name,
@@ -288,7 +281,7 @@ fn memory_limit_is_enforced_by_the_kernel() {
         "{}",
         String::from_utf8_lossy(&small.stderr)
     );
-    let big = Command::new("podman")
+    let big = devbox_test_kit::host_program("podman")
         .args([
             "exec",
             &name,
@@ -315,11 +308,8 @@ fn memory_limit_is_enforced_by_the_kernel() {
     assert_eq!(st.container.state, "running");
 }
 
-#[test]
+#[host_test]
 fn kept_volume_resumes_data_and_syncthing_identity() {
-    if skip("kept_volume_resumes_data_and_syncthing_identity") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options::default(),
@@ -336,7 +326,7 @@ fn kept_volume_resumes_data_and_syncthing_identity() {
         .clone()
         .expect("syncthing device id");
     assert!(st.container.syncthing);
-    let out = Command::new("podman")
+    let out = devbox_test_kit::host_program("podman")
         .args([
             "exec",
             "--user",
@@ -373,7 +363,7 @@ fn kept_volume_resumes_data_and_syncthing_identity() {
         st.connect.syncthing_device_id.as_deref(),
         Some(device.as_str())
     );
-    let out = Command::new("podman")
+    let out = devbox_test_kit::host_program("podman")
         .args(["exec", &name, "cat", "/home/dev/work.txt"])
         .output()
         .unwrap();
@@ -382,11 +372,8 @@ fn kept_volume_resumes_data_and_syncthing_identity() {
     assert!(w.podman_volumes().is_empty());
 }
 
-#[test]
+#[host_test]
 fn restarted_daemon_brings_desired_running_containers_back() {
-    if skip("restarted_daemon_brings_desired_running_containers_back") {
-        return;
-    }
     let mut w = World::new(&[("a", false), ("m", true)], Options::default());
     let up = w.name("up");
     let down = w.name("down");
@@ -395,7 +382,7 @@ fn restarted_daemon_brings_desired_running_containers_back() {
     ok(w.ctl_as(w.user(0), &["stop", &down]));
     // A host reboot: the daemon goes away and every container stops.
     w.stop_daemon();
-    let out = Command::new("podman")
+    let out = devbox_test_kit::host_program("podman")
         .args(["stop", "-t", "2", &up])
         .output()
         .unwrap();
@@ -415,11 +402,8 @@ fn restarted_daemon_brings_desired_running_containers_back() {
     assert_eq!(inspect(&down)["State"]["Running"], false);
 }
 
-#[test]
+#[host_test]
 fn doctor_reports_all_good_and_completions_and_man_page_render() {
-    if skip("doctor_reports_all_good_and_completions_and_man_page_render") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let out = ok(w.ctl_as(w.user(0), &["doctor"]));
     for check in ["daemon", "podman", "image", "1password", "state"] {

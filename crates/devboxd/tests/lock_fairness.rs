@@ -11,11 +11,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use devbox_test_kit::poll_until;
 
-#[test]
+#[host_test]
 fn a_stranger_is_refused_at_once_while_the_owner_holds_the_container_lock() {
-    if skip("a_stranger_is_refused_at_once_while_the_owner_holds_the_container_lock") {
-        return;
-    }
     // Every 1Password read takes 4 s: a start holds the container's lock at least that long.
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],

@@ -17,11 +17,8 @@ use devboxd::service::{Service, Settings};
 use devboxd::state::StateStore;
 use devboxd::users::Users;
 
-#[test]
+#[host_test]
 fn asking_about_many_names_leaves_no_lock_behind() {
-    if skip("asking_about_many_names_leaves_no_lock_behind") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let podman = PodmanService::start(dir.path());
     let users = Users::parse(

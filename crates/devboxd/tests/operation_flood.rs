@@ -7,11 +7,8 @@ mod common;
 
 use common::*;
 
-#[test]
+#[host_test]
 fn one_user_cannot_queue_unbounded_operations() {
-    if skip("one_user_cannot_queue_unbounded_operations") {
-        return;
-    }
     // Each 1Password read takes a second: rotations of one container queue on its lock.
     let w = World::new(
         &[("a", false), ("m", true)],

@@ -8,11 +8,8 @@ mod common;
 use common::*;
 use devbox_api::ContainerInfo;
 
-#[test]
+#[host_test]
 fn concurrent_creates_never_exceed_limits() {
-    if skip("concurrent_creates_never_exceed_limits") {
-        return;
-    }
     // 3 users x 3 attempts against per-user 2 / global 4; `op` is slowed to widen race windows.
     let w = World::new(
         &[("a", false), ("b", false), ("c", false), ("m", true)],
@@ -74,11 +71,8 @@ fn concurrent_creates_never_exceed_limits() {
     assert!(e.contains("limit is 4"), "{e}");
 }
 
-#[test]
+#[host_test]
 fn second_container_needs_confirmation() {
-    if skip("second_container_needs_confirmation") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let alice = w.user(0);
     let first = w.name("one");
@@ -114,11 +108,8 @@ fn second_container_needs_confirmation() {
         .all(|c| c.desired == Some(devbox_api::DesiredState::Stopped)));
 }
 
-#[test]
+#[host_test]
 fn a_slow_create_does_not_hold_up_other_users() {
-    if skip("a_slow_create_does_not_hold_up_other_users") {
-        return;
-    }
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options::default(),
@@ -132,7 +123,7 @@ fn a_slow_create_does_not_hold_up_other_users() {
     std::fs::write(&store_path, store.to_string()).unwrap();
 
     let slow = w.name("slow");
-    let alice = std::process::Command::new("runuser")
+    let alice = devbox_test_kit::host_program("runuser")
         .args(["-u", &w.user(0).name, "--"])
         .arg(&w.ctl)
         .arg("--socket")

@@ -83,11 +83,8 @@ fn op_reads(w: &World, user: &str) -> usize {
 
 // ------------------------------------------------------------------ reboot
 
-#[test]
+#[host_test]
 fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
-    if skip("simulated_reboot_brings_desired_running_containers_back_rekeyed") {
-        return;
-    }
     let mut w = World::new(
         &[("a", false), ("b", false), ("c", false), ("m", true)],
         Options {
@@ -147,7 +144,7 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
         );
     }
     for (_, n) in &running {
-        let o = Command::new("podman")
+        let o = devbox_test_kit::host_program("podman")
             .args(["exec", n, "test", "-s", "/run/devbox/tailscale-authkey"])
             .status()
             .unwrap();
@@ -178,11 +175,8 @@ fn simulated_reboot_brings_desired_running_containers_back_rekeyed() {
 
 // ------------------------------------------------------------------ crash safety
 
-#[test]
+#[host_test]
 fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
-    if skip("daemon_killed_at_every_step_of_create_stop_destroy_converges") {
-        return;
-    }
     let mut w = World::new(
         &[("a", false), ("m", true)],
         Options {
@@ -379,11 +373,8 @@ fn notices(w: &World, user: &TestUser) -> Vec<Notice> {
     serde_json::from_str(&ok(w.ctl_as(user, &["--json", "notices"]))).unwrap()
 }
 
-#[test]
+#[host_test]
 fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
-    if skip("idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones") {
-        return;
-    }
     let sink = WebhookSink::start();
     let dir = tempfile::tempdir().unwrap();
     let clock_path = dir.path().join("now");
@@ -552,11 +543,8 @@ fn devices(control: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
+#[host_test]
 fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() {
-    if skip("destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes") {
-        return;
-    }
     // One fake tailnet shared by the containers (bind mount) and the fake Tailscale API.
     let tailnet = tempfile::tempdir().unwrap();
     let control = tailnet.path().join("control.json");
@@ -648,11 +636,8 @@ fn destroyed_containers_leave_no_tailnet_devices_and_names_never_get_suffixes() 
         .contains(&api_key));
 }
 
-#[test]
+#[host_test]
 fn activity_reported_by_the_entrypoint_moves_the_idle_deadline() {
-    if skip("activity_reported_by_the_entrypoint_moves_the_idle_deadline") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let clock_path = dir.path().join("now");
     // Created "three days ago" by the daemon's clock.
@@ -685,7 +670,7 @@ fn activity_reported_by_the_entrypoint_moves_the_idle_deadline() {
     );
 
     // A Zed client connects (the remote server's `proxy` runs while the client is attached).
-    let mut session = Command::new("podman")
+    let mut session = devbox_test_kit::host_program("podman")
         .args([
             "exec",
             "-i",

@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -53,11 +52,8 @@ fn processes_containing(needle: &str) -> Vec<String> {
     hits
 }
 
-#[test]
+#[host_test]
 fn canary_key_and_token_never_leak() {
-    if skip("canary_key_and_token_never_leak") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let alice = w.user(0);
     let key = w.key_of(&alice.name).to_string();
@@ -87,7 +83,7 @@ fn canary_key_and_token_never_leak() {
     outputs.push(both(&w.ctl_root(&["doctor"])));
 
     // Positive control: the key did reach the container's tmpfs, mode 0400.
-    let inside = Command::new("podman")
+    let inside = devbox_test_kit::host_program("podman")
         .args(["exec", &name, "cat", "/run/devbox/tailscale-authkey"])
         .output()
         .unwrap();
@@ -112,7 +108,7 @@ fn canary_key_and_token_never_leak() {
             "daemon log leaks a secret"
         );
         assert!(!op_log.contains(secret.as_str()), "op argv leaks a secret");
-        let inspect = Command::new("podman")
+        let inspect = devbox_test_kit::host_program("podman")
             .args(["inspect", &name])
             .output()
             .unwrap();
@@ -121,12 +117,12 @@ fn canary_key_and_token_never_leak() {
             !String::from_utf8_lossy(&inspect.stdout).contains(secret.as_str()),
             "podman inspect leaks a secret"
         );
-        let vinspect = Command::new("podman")
+        let vinspect = devbox_test_kit::host_program("podman")
             .args(["volume", "inspect", &format!("devbox-home-{name}")])
             .output()
             .unwrap();
         assert!(!String::from_utf8_lossy(&vinspect.stdout).contains(secret.as_str()));
-        let logs = Command::new("podman")
+        let logs = devbox_test_kit::host_program("podman")
             .args(["logs", &name])
             .output()
             .unwrap();

@@ -25,11 +25,8 @@ fn raw(socket: &Path, request: &[u8]) -> (String, String) {
     (status, answer)
 }
 
-#[test]
+#[host_test]
 fn huge_bodies_bad_bytes_and_nonsense_queries_get_4xx_and_the_daemon_lives_on() {
-    if skip("huge_bodies_bad_bytes_and_nonsense_queries_get_4xx_and_the_daemon_lives_on") {
-        return;
-    }
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let sock = &w.socket;
 

@@ -34,11 +34,8 @@ fn device_ids(control: &Control) -> Vec<String> {
     ids
 }
 
-#[test]
+#[host_test]
 fn destroy_deletes_only_the_owners_devbox_nodes_never_another_machine_of_that_name() {
-    if skip("destroy_deletes_only_the_owners_devbox_nodes_never_another_machine_of_that_name") {
-        return;
-    }
     let tailnet = tempfile::tempdir().unwrap();
     let control_path = tailnet.path().join("control.json");
     let control = Control::at(&control_path);

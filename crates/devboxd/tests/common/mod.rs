@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+#[allow(unused_imports)] // not every test binary has host tests
+pub use devbox_test_kit::host_test;
 use devbox_test_kit::{bin_path, poll_until, unique_name};
 
 pub const MIB: u64 = 1024 * 1024;
@@ -60,7 +62,7 @@ impl PodmanService {
             .tempdir()
             .expect("tempdir for the podman socket");
         let socket = dir.path().join("podman.sock");
-        let child = Command::new("podman")
+        let child = devbox_test_kit::host_program("podman")
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
             .stdin(Stdio::null())
@@ -108,7 +110,7 @@ impl TestUser {
     pub fn create(role: &str, group: &str, admin: bool) -> Self {
         let seq = USER_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("dbx{role}{}x{seq}", std::process::id());
-        let out = Command::new("useradd")
+        let out = devbox_test_kit::host_program("useradd")
             .args(["-M", "-N", "-s", "/usr/sbin/nologin", "-G", group, &name])
             .output()
             .unwrap();
@@ -128,7 +130,9 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
+        let _ = devbox_test_kit::host_program("userdel")
+            .arg(&self.name)
+            .output();
     }
 }
 
@@ -144,7 +148,10 @@ impl TestGroup {
             std::process::id(),
             USER_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let out = Command::new("groupadd").arg(&name).output().unwrap();
+        let out = devbox_test_kit::host_program("groupadd")
+            .arg(&name)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "groupadd: {}",
@@ -156,7 +163,9 @@ impl TestGroup {
 
 impl Drop for TestGroup {
     fn drop(&mut self) {
-        let _ = Command::new("groupdel").arg(&self.name).output();
+        let _ = devbox_test_kit::host_program("groupdel")
+            .arg(&self.name)
+            .output();
     }
 }
 
@@ -522,7 +531,7 @@ impl World {
     }
 
     pub fn ctl_as_env(&self, user: &TestUser, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new("runuser");
+        let mut cmd = devbox_test_kit::host_program("runuser");
         cmd.arg("-u")
             .arg(&user.name)
             .arg("--")
@@ -549,7 +558,7 @@ impl World {
             line.push(' ');
             line.push_str(a);
         }
-        let mut child = Command::new("script")
+        let mut child = devbox_test_kit::host_program("script")
             .args(["-qec", &line, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -666,8 +675,4 @@ pub fn fails(o: Output, code: i32) -> String {
         stderr(&o)
     );
     stderr(&o)
-}
-
-pub fn skip(test: &str) -> bool {
-    devbox_test_kit::skip_host_tests(test)
 }
