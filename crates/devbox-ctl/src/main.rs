@@ -1,10 +1,22 @@
 //! devbox-ctl: manage your dev containers through devboxd. See docs/controller.md.
 
+mod term;
 mod when;
 
-/// `println!` that never panics: a closed stdout (e.g. `devbox-ctl list | head -1`) ends the
-/// program quietly, like a Unix tool killed by SIGPIPE.
+/// `println!` for humans that never panics: a closed stdout (e.g. `devbox-ctl list | head -1`)
+/// ends the program quietly, like a Unix tool killed by SIGPIPE. Control characters in what it
+/// prints (names, status fields, messages from a container) are made visible (`term::clean`).
 macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), "{}", crate::term::clean(&format!($($arg)*))) {
+            crate::stdout_gone(&e)
+        }
+    }};
+}
+
+/// `println!` of machine output (`--json`), written exactly as given.
+macro_rules! out_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
@@ -13,11 +25,12 @@ macro_rules! out {
     }};
 }
 
-/// `eprintln!` that never panics (a message that cannot be shown is dropped).
+/// `eprintln!` that never panics (a message that cannot be shown is dropped); control
+/// characters are made visible like `out!`.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", crate::term::clean(&format!($($arg)*)));
     }};
 }
 
@@ -26,7 +39,7 @@ macro_rules! say_part {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let mut err = std::io::stderr();
-        let _ = write!(err, $($arg)*);
+        let _ = write!(err, "{}", crate::term::clean(&format!($($arg)*)));
         let _ = err.flush();
     }};
 }
@@ -153,6 +166,10 @@ enum Command {
         /// Only the last N lines.
         #[arg(long)]
         tail: Option<u32>,
+        /// The exact bytes, control characters included (for a file, not a terminal); by
+        /// default they are shown as `\xNN` so a container cannot drive your terminal.
+        #[arg(long)]
+        raw: bool,
     },
     /// Deliver the current Tailscale key from 1Password into a running container (or, with
     /// --user, into every running container of that user).
@@ -304,7 +321,7 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    out!("{}", serde_json::to_string_pretty(v)?);
+    out_raw!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -333,7 +350,7 @@ fn in_flight(what: &str, name: &str) {
 /// Ctrl-C: stop watching. A change already sent is finished (or undone) by devboxd, not by us.
 fn interrupted() -> ! {
     let op = IN_FLIGHT.lock().ok().and_then(|g| g.clone());
-    say!();
+    say!("");
     match op {
         Some((what, name)) if name.is_empty() => say!(
             "devbox-ctl: interrupted; devboxd carries on with `{what}` by itself"
@@ -681,19 +698,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_status(&s);
             }
         }
-        Command::Logs { name, follow, tail } => {
+        Command::Logs {
+            name,
+            follow,
+            tail,
+            raw,
+        } => {
             check_name(&name)?;
             let mut path = format!("/v1/containers/{name}/logs?follow={follow}");
             if let Some(t) = tail {
                 path.push_str(&format!("&tail={t}"));
             }
             let mut out = std::io::stdout();
+            // The container writes these bytes: control sequences are made visible unless the
+            // caller asked for the exact bytes (--raw, e.g. into a file).
+            let mut cleaner = term::StreamCleaner::default();
             client
                 .stream_raw(&path, |b| {
-                    out.write_all(b)?;
+                    if raw {
+                        out.write_all(b)?;
+                    } else {
+                        out.write_all(cleaner.push(b).as_bytes())?;
+                    }
                     out.flush()
                 })
                 .await?;
+            if !raw {
+                out.write_all(cleaner.finish().as_bytes())?;
+                out.flush()?;
+            }
         }
         Command::RotateKey { name, user, now } => {
             let names: Vec<String> = match (name, user) {
@@ -1040,7 +1073,7 @@ async fn main() {
         if error_document {
             // Machine output: the error as JSON on stdout too.
             let api_code = error_code(&e);
-            out!(
+            out_raw!(
                 "{}",
                 serde_json::json!({"error": {"code": api_code, "message": message, "exitCode": code}})
             );
