@@ -24,6 +24,9 @@ rec {
     maxGlobal = 7;
     defaultCpu = 2;
     defaultMemory = "4G";
+    maxCpu = 16;
+    maxMemory = "64G";
+    maxKeptVolumesPerUser = 5;
     idleStopDays = 7;
     stoppedDestroyDays = 14;
   };

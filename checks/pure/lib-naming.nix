@@ -25,6 +25,9 @@ builtins.all (x: x) [
     maxGlobal = 7;
     defaultCpu = 2;
     defaultMemory = "4G";
+    maxCpu = 16;
+    maxMemory = "64G";
+    maxKeptVolumesPerUser = 5;
     idleStopDays = 7;
     stoppedDestroyDays = 14;
   })

@@ -4,12 +4,15 @@ use thiserror::Error;
 
 /// The longest DNS label, and so the longest container name (it becomes the tailnet hostname).
 pub const MAX_NAME_LEN: usize = 63;
+// The bounds come from devbox-schema, which checks users.nix against the same numbers: a users
+// file that validates never sets a default that the daemon refuses.
+use devbox_schema::bounds::{MAX_MEMORY_TEXT, MIN_MEMORY_TEXT};
 /// Smallest memory limit the daemon accepts (the entrypoint and its services need some room).
-pub const MIN_MEMORY_BYTES: u64 = 128 * 1024 * 1024;
+pub const MIN_MEMORY_BYTES: u64 = devbox_schema::bounds::MIN_MEMORY_BYTES;
 /// Largest memory limit the daemon accepts (1 TiB; anything above is a typo).
-pub const MAX_MEMORY_BYTES: u64 = 1024 * 1024 * 1024 * 1024;
+pub const MAX_MEMORY_BYTES: u64 = devbox_schema::bounds::MAX_MEMORY_BYTES;
 /// Largest CPU count accepted.
-pub const MAX_CPUS: f64 = 256.0;
+pub const MAX_CPUS: f64 = devbox_schema::bounds::MAX_CPU;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum InvalidInput {
@@ -29,7 +32,7 @@ pub enum InvalidInput {
     CpuOutOfRange(f64),
     #[error("--memory {0:?} is not a size; use a number with a unit, e.g. `4G`, `512M` or `8GiB`")]
     MemoryNotSize(String),
-    #[error("--memory {0:?} is out of range; use between 128M and 1T")]
+    #[error("--memory {0:?} is out of range; use between {MIN_MEMORY_TEXT} and {MAX_MEMORY_TEXT}")]
     MemoryOutOfRange(String),
 }
 
@@ -65,7 +68,7 @@ pub fn validate_name(name: &str) -> Result<(), InvalidInput> {
 
 /// Checks a CPU count.
 pub fn validate_cpu(cpu: f64) -> Result<f64, InvalidInput> {
-    if cpu.is_finite() && cpu > 0.0 && cpu <= MAX_CPUS && (cpu * 1e9).round() >= 1e6 {
+    if devbox_schema::bounds::cpu_in_bounds(cpu) {
         Ok(cpu)
     } else {
         Err(InvalidInput::CpuOutOfRange(cpu))
@@ -104,6 +107,7 @@ pub fn parse_memory(text: &str) -> Result<u64, InvalidInput> {
     };
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes < MIN_MEMORY_BYTES as f64 || bytes > MAX_MEMORY_BYTES as f64 {
+        // (Checked as f64 first: a huge value must not saturate into the range.)
         return Err(InvalidInput::MemoryOutOfRange(text.to_string()));
     }
     // In range, so the conversion cannot overflow.

@@ -92,6 +92,7 @@ impl ApiSide {
                 "auto:uidmapping=0:{base}:{USERNS_SIZE},gidmapping=0:{base}:{USERNS_SIZE}"
             )),
             binds: vec![],
+            confinement: Default::default(),
         };
         self.rt.block_on(async {
             self.engine.create_volume(&spec.volume(), &vlabels).await?;

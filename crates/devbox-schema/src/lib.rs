@@ -5,8 +5,10 @@
 //! - [`validate`]: [`validate_json`], [`validate_text`] and [`load_users_file`] check a file
 //!   against the JSON Schema ([`schema`]) and the semantic [`rules`], returning the typed file or
 //!   every [`Problem`] (JSON path, what is wrong, how to fix it).
+//! - [`bounds`]: the hard bounds of container resources, shared with devboxd and devbox-ctl.
 //! - [`ssh_key`]: OpenSSH public-key parsing used by the rules.
 
+pub mod bounds;
 pub mod model;
 pub mod problem;
 pub mod rules;

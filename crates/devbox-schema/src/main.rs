@@ -88,7 +88,7 @@ fn read_input(file: &PathBuf) -> anyhow::Result<String> {
 }
 
 enum Outcome {
-    Valid(devbox_schema::UsersFile),
+    Valid(Box<devbox_schema::UsersFile>),
     Invalid(Vec<Problem>),
     Unreadable(String),
 }
@@ -97,7 +97,7 @@ fn validate(file: &PathBuf, format: Format) -> anyhow::Result<ExitCode> {
     let outcome = match read_input(file) {
         Err(e) => Outcome::Unreadable(format!("{e:#}")),
         Ok(text) => match validate_text(&text) {
-            Ok(users) => Outcome::Valid(users),
+            Ok(users) => Outcome::Valid(Box::new(users)),
             Err(LoadError::Invalid(problems)) => Outcome::Invalid(problems),
             Err(e) => Outcome::Unreadable(e.to_string()),
         },

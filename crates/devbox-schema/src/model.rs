@@ -62,6 +62,15 @@ pub struct ContainerPolicy {
     /// Memory per container, e.g. "4G" or "512M".
     #[serde(default = "defaults::default_memory")]
     pub default_memory: String,
+    /// Most CPUs one container may be given (`create --cpu`); at most 256.
+    #[serde(default = "defaults::max_cpu")]
+    pub max_cpu: f64,
+    /// Most memory one container may be given (`create --memory`), e.g. "64G"; at most 1024G.
+    #[serde(default = "defaults::max_memory")]
+    pub max_memory: String,
+    /// Kept home volumes (`destroy --keep-volume`) one user may have; 0 forbids keeping.
+    #[serde(default = "defaults::max_kept_volumes_per_user")]
+    pub max_kept_volumes_per_user: u32,
     /// A running container without user activity for this many days is stopped.
     #[serde(default = "defaults::idle_stop_days")]
     pub idle_stop_days: u32,
@@ -84,6 +93,9 @@ impl Default for ContainerPolicy {
             max_global: defaults::max_global(),
             default_cpu: defaults::default_cpu(),
             default_memory: defaults::default_memory(),
+            max_cpu: defaults::max_cpu(),
+            max_memory: defaults::max_memory(),
+            max_kept_volumes_per_user: defaults::max_kept_volumes_per_user(),
             idle_stop_days: defaults::idle_stop_days(),
             stopped_destroy_days: defaults::stopped_destroy_days(),
             notify_webhook: None,
@@ -145,6 +157,15 @@ mod defaults {
     }
     pub fn default_memory() -> String {
         "4G".to_string()
+    }
+    pub fn max_cpu() -> f64 {
+        crate::bounds::DEFAULT_MAX_CPU
+    }
+    pub fn max_memory() -> String {
+        crate::bounds::DEFAULT_MAX_MEMORY.to_string()
+    }
+    pub fn max_kept_volumes_per_user() -> u32 {
+        crate::bounds::DEFAULT_MAX_KEPT_VOLUMES_PER_USER
     }
     pub fn idle_stop_days() -> u32 {
         7

@@ -41,13 +41,10 @@ pub const RESERVED_NAMES: &[&str] = &[
 /// Upper bounds that catch typos (an extra zero) rather than policy.
 pub const MAX_CONTAINERS: u64 = 1000;
 /// See [`MAX_CONTAINERS`].
-pub const MAX_CPU: f64 = 256.0;
-/// See [`MAX_CONTAINERS`].
 pub const MAX_DAYS: u64 = 3650;
-/// Smallest memory a dev container can work in.
-pub const MIN_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
-/// Largest memory accepted (catches an extra zero or a wrong unit).
-pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024 * 1024;
+use crate::bounds::{cpu_in_bounds, memory_in_bounds, MAX_MEMORY_TEXT, MIN_MEMORY_TEXT};
+/// The resource bounds, shared with devboxd (see [`crate::bounds`]).
+pub use crate::bounds::{MAX_CPU, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES};
 
 /// Runs every semantic rule on an exported users file.
 pub fn check(doc: &Value) -> Vec<Problem> {
@@ -379,34 +376,76 @@ fn check_containers(c: &Map<String, Value>, out: &mut Vec<Problem>) {
             ));
         }
     }
-    if let Some(n) = c.get("defaultCpu").and_then(Value::as_f64) {
-        if !(n > 0.0 && n <= MAX_CPU) {
+    let cpu = |field: &str, out: &mut Vec<Problem>| {
+        let n = c.get(field).and_then(Value::as_f64)?;
+        if cpu_in_bounds(n) {
+            return Some(n);
+        }
+        out.push(Problem::new(
+            format!("/containers/{field}"),
+            "cpu-out-of-range",
+            format!("{field} {n} is not in (0, {MAX_CPU}]"),
+            "give the CPUs per container as a positive number such as 2 or 1.5",
+        ));
+        None
+    };
+    let default_cpu = cpu("defaultCpu", out);
+    let max_cpu = cpu("maxCpu", out);
+    if let (Some(d), Some(m)) = (default_cpu, max_cpu) {
+        if d > m {
             out.push(Problem::new(
                 "/containers/defaultCpu",
-                "cpu-out-of-range",
-                format!("defaultCpu {n} is not in (0, {MAX_CPU}]"),
-                "give the CPUs per container as a positive number such as 2 or 1.5",
+                "default-above-max",
+                format!("defaultCpu ({d}) is above maxCpu ({m})"),
+                "lower defaultCpu or raise maxCpu: every create without --cpu would be refused",
             ));
         }
     }
-    if let Some(m) = c.get("defaultMemory").and_then(Value::as_str) {
-        let path = "/containers/defaultMemory";
+    let memory = |field: &str, out: &mut Vec<Problem>| {
+        let m = c.get(field).and_then(Value::as_str)?;
+        let path = format!("/containers/{field}");
         match parse_memory(m) {
-            None => out.push(Problem::new(
-                path,
-                "memory-invalid",
-                format!("`{}` is not a memory size", shorten(m)),
-                "write a whole number and a unit b, k, m or g, e.g. \"4G\" or \"512M\"",
-            )),
-            Some(bytes) if !(MIN_MEMORY_BYTES..=MAX_MEMORY_BYTES).contains(&bytes) => {
+            None => {
+                out.push(Problem::new(
+                    path,
+                    "memory-invalid",
+                    format!("`{}` is not a memory size", shorten(m)),
+                    "write a whole number and a unit b, k, m or g, e.g. \"4G\" or \"512M\"",
+                ));
+                None
+            }
+            Some(bytes) if !memory_in_bounds(bytes) => {
                 out.push(Problem::new(
                     path,
                     "memory-out-of-range",
-                    format!("`{m}` is outside 256M..=4096G"),
-                    "a dev container needs at least \"256M\"; check the unit (\"4G\", not \"4\")",
-                ))
+                    format!("`{m}` is outside {MIN_MEMORY_TEXT}..={MAX_MEMORY_TEXT} (devboxd refuses more than {MAX_MEMORY_TEXT} per container)"),
+                    "a dev container needs at least \"128M\"; check the unit (\"4G\", not \"4\"; at most \"1024G\")",
+                ));
+                None
             }
-            Some(_) => {}
+            Some(bytes) => Some(bytes),
+        }
+    };
+    let default_memory = memory("defaultMemory", out);
+    let max_memory = memory("maxMemory", out);
+    if let (Some(d), Some(m)) = (default_memory, max_memory) {
+        if d > m {
+            out.push(Problem::new(
+                "/containers/defaultMemory",
+                "default-above-max",
+                "defaultMemory is above maxMemory",
+                "lower defaultMemory or raise maxMemory: every create without --memory would be refused",
+            ));
+        }
+    }
+    if let Some(n) = c.get("maxKeptVolumesPerUser").and_then(Value::as_number) {
+        if n.as_u64().is_none_or(|v| v > MAX_CONTAINERS) && (n.is_i64() || n.is_u64()) {
+            out.push(Problem::new(
+                "/containers/maxKeptVolumesPerUser",
+                "limit-out-of-range",
+                format!("maxKeptVolumesPerUser {n} is outside 0..={MAX_CONTAINERS}"),
+                "set maxKeptVolumesPerUser to the number of kept home volumes one user may have (0: none)",
+            ));
         }
     }
     let idle = days(c, "idleStopDays", out);

@@ -269,8 +269,11 @@ fn expectation(path: &str) -> (&'static str, &'static str) {
         ["containers"] => ("an attribute set of container limits", ""),
         ["containers", "opVault"] => ("a string with the 1Password vault name", ""),
         ["containers", "maxPerUser" | "maxGlobal"] => ("a whole number of containers", ""),
-        ["containers", "defaultCpu"] => ("a number of CPUs such as 2 or 1.5", ""),
-        ["containers", "defaultMemory"] => ("a string such as \"4G\" or \"512M\"", ""),
+        ["containers", "maxKeptVolumesPerUser"] => ("a whole number of kept volumes", ""),
+        ["containers", "defaultCpu" | "maxCpu"] => ("a number of CPUs such as 2 or 1.5", ""),
+        ["containers", "defaultMemory" | "maxMemory"] => {
+            ("a string such as \"4G\" or \"512M\"", "")
+        }
         ["containers", "idleStopDays" | "stoppedDestroyDays"] => ("a whole number of days", ""),
         ["containers", "notifyWebhook"] => ("an http(s) URL string (or leave it out)", ""),
         ["containers", "tailscaleApiKeyRef"] => {

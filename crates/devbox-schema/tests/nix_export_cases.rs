@@ -106,7 +106,8 @@ fn defaults_are_filled_by_the_export() {
         json["containers"],
         serde_json::json!({
             "opVault": "Team Vault", "maxPerUser": 5, "maxGlobal": 7, "defaultCpu": 2,
-            "defaultMemory": "4G", "idleStopDays": 7, "stoppedDestroyDays": 14
+            "defaultMemory": "4G", "maxCpu": 16, "maxMemory": "64G", "maxKeptVolumesPerUser": 5,
+            "idleStopDays": 7, "stoppedDestroyDays": 14
         })
     );
     assert_eq!(

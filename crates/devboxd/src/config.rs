@@ -51,6 +51,14 @@ pub struct Config {
     /// Hours before an auto-destroy at which the owner is warned (once per deadline each).
     #[serde(default = "defaults::notice_hours_before_destroy")]
     pub notice_hours_before_destroy: Vec<u32>,
+    /// Most processes and threads in one container (cgroup pids limit): a fork bomb in one
+    /// container cannot take the host's process table.
+    #[serde(default = "defaults::pids_limit")]
+    pub pids_limit: i64,
+    /// Set no-new-privileges on every container (setuid binaries such as sudo do not raise
+    /// privileges). Turn off only for an image that offers sudo to `dev`.
+    #[serde(default = "defaults::no_new_privileges")]
+    pub no_new_privileges: bool,
     /// Base URL of the Tailscale API (device cleanup when users.nix sets tailscaleApiKeyRef).
     #[serde(default = "defaults::tailscale_api_url")]
     pub tailscale_api_url: String,
@@ -81,7 +89,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -127,6 +135,15 @@ impl Config {
                 "`userns` must be \"auto\" (own user namespace per container) or \"\" (none)"
                     .into(),
             );
+        }
+        if !(crate::bounds::MIN_PIDS_LIMIT..=crate::bounds::MAX_PIDS_LIMIT)
+            .contains(&self.pids_limit)
+        {
+            return Err(format!(
+                "`pidsLimit` must be between {} and {} (processes and threads per container)",
+                crate::bounds::MIN_PIDS_LIMIT,
+                crate::bounds::MAX_PIDS_LIMIT
+            ));
         }
         if self.reconcile_interval_secs == 0 || self.reconcile_interval_secs > 86_400 {
             return Err("`reconcileIntervalSecs` must be between 1 and 86400".into());
@@ -230,6 +247,12 @@ mod defaults {
     }
     pub fn userns() -> String {
         "auto".into()
+    }
+    pub fn pids_limit() -> i64 {
+        crate::bounds::DEFAULT_PIDS_LIMIT
+    }
+    pub fn no_new_privileges() -> bool {
+        true
     }
     pub fn reconcile_interval_secs() -> u64 {
         300
@@ -341,6 +364,7 @@ mod tests {
         }
         for bad in [
             r#""reconcileIntervalSecs":0"#,
+            r#""pidsLimit":10"#,
             r#""noticeHoursBeforeDestroy":[72,0]"#,
             r#""tailscaleApiUrl":"ftp://x""#,
             r#""tailnet":"a/b""#,

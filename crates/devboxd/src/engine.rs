@@ -40,6 +40,32 @@ pub struct ContainerSpec {
     pub userns: Option<String>,
     /// Extra bind mounts (host path, container path); empty in production (a test hook).
     pub binds: Vec<(String, String)>,
+    /// Pids limit, capabilities and no-new-privileges.
+    pub confinement: Confinement,
+}
+
+/// What confines a container's processes beyond cpu and memory (see `crate::bounds`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confinement {
+    /// Most processes and threads at once (the cgroup pids controller).
+    pub pids_limit: i64,
+    /// The only capabilities root in the container has (every other one is dropped).
+    pub capabilities: Vec<String>,
+    /// No process can gain privileges through exec (setuid binaries, file capabilities).
+    pub no_new_privileges: bool,
+}
+
+impl Default for Confinement {
+    fn default() -> Self {
+        Self {
+            pids_limit: crate::bounds::DEFAULT_PIDS_LIMIT,
+            capabilities: crate::bounds::CONTAINER_CAPABILITIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            no_new_privileges: true,
+        }
+    }
 }
 
 /// What exists.

@@ -4,6 +4,7 @@
 //! peer credentials (SO_PEERCRED) say who they are. Podman's labels are the source of truth for what
 //! exists; the daemon's own small state (desired state, timestamps) lives in `stateDir`.
 
+pub mod bounds;
 pub mod clock;
 pub mod config;
 pub mod engine;

@@ -318,6 +318,13 @@ impl Engine for Podman {
             tmpfs: Some(spec.tmpfs.iter().cloned().collect()),
             userns_mode: spec.userns.clone(),
             publish_all_ports: Some(false),
+            pids_limit: Some(spec.confinement.pids_limit),
+            cap_drop: Some(vec!["ALL".to_string()]),
+            cap_add: Some(spec.confinement.capabilities.clone()),
+            security_opt: spec
+                .confinement
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges".to_string()]),
             ..Default::default()
         };
         let body = ContainerCreateBody {

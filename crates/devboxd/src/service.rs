@@ -77,6 +77,8 @@ pub struct Settings {
     pub fault_injection: Option<String>,
     /// TEST HOOK: extra bind mounts for every container.
     pub binds: Vec<(String, String)>,
+    /// Pids limit, capabilities, no-new-privileges of every container.
+    pub confinement: crate::engine::Confinement,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             tailnet: "-".into(),
             fault_injection: None,
             binds: vec![],
+            confinement: Default::default(),
         }
     }
 }
@@ -365,6 +368,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let cpu = validate_cpu(req.cpu.unwrap_or(policy.default_cpu)).map_err(bad)?;
         let memory =
             parse_memory(req.memory.as_deref().unwrap_or(&policy.default_memory)).map_err(bad)?;
+        crate::bounds::check_admin_maxima(policy, cpu, memory)?;
         let memory_i64 = i64::try_from(memory)
             .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory too large"))?;
 
@@ -485,6 +489,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             userns: uid_base.map(|b| {
                 format!("auto:uidmapping=0:{b}:{USERNS_SIZE},gidmapping=0:{b}:{USERNS_SIZE}")
             }),
+            confinement: self.settings.confinement.clone(),
         };
         progress.step(&format!(
             "Creating container {name} ({cpu} CPU, {})",

@@ -78,3 +78,163 @@ fn poll_until_logs(w: &World, user: &TestUser, name: &str, marker: &str) -> Vec<
     );
     last
 }
+
+fn podman(args: &[&str]) -> std::process::Output {
+    devbox_test_kit::host_program("podman")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn inspect(name: &str) -> serde_json::Value {
+    let o = podman(&["inspect", name]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0].clone()
+}
+
+/// A file of the container's pids cgroup (v1 hybrid here, v2 on NixOS).
+fn pids_cgroup_file(name: &str, file: &str) -> String {
+    let path = inspect(name)["State"]["CgroupPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for base in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
+        if let Ok(text) = std::fs::read_to_string(format!("{base}{path}/{file}")) {
+            return text;
+        }
+    }
+    panic!("no pids cgroup file {file} for {name} ({path})");
+}
+
+/// users.nix sets maxCpu/maxMemory; devboxd refuses a request above them (devbox-schema
+/// refuses users.nix defaults above them: tests/cases/invalid/*-default-above-max.nix).
+#[host_test]
+fn cpu_and_memory_above_the_admin_maximum_are_refused() {
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            default_memory: "512M".into(),
+            extra_policy: serde_json::json!({"defaultCpu": 1, "maxCpu": 2, "maxMemory": "1G"}),
+            ..Options::default()
+        },
+    );
+    let alice = w.user(0);
+    let name = w.name("max");
+    let e = fails(w.ctl_as(alice, &["create", &name, "--cpu", "3"]), 2);
+    assert!(
+        e.contains("maximum of 2 CPUs") && e.contains("maxCpu"),
+        "{e}"
+    );
+    let e = fails(w.ctl_as(alice, &["create", &name, "--memory", "2G"]), 2);
+    assert!(
+        e.contains("maximum of 1G") && e.contains("maxMemory"),
+        "{e}"
+    );
+    assert!(w.podman_containers().is_empty() && w.podman_volumes().is_empty());
+    // At the maximum: fine.
+    ok(w.ctl_as(
+        alice,
+        &[
+            "create",
+            &name,
+            "--cpu",
+            "2",
+            "--memory",
+            "1G",
+            "--no-start",
+        ],
+    ));
+}
+
+/// A fork bomb run by `dev` in one container stops at the pids limit; another user's container
+/// keeps answering. Bounded: the bomb's container is destroyed at the end.
+#[host_test]
+fn a_fork_bomb_is_stopped_by_the_pids_limit_and_others_stay_responsive() {
+    const LIMIT: i64 = 256;
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options {
+            default_memory: "512M".into(),
+            extra_config: serde_json::json!({"pidsLimit": LIMIT}),
+            ..Options::default()
+        },
+    );
+    let (alice, bob) = (w.user(0), w.user(1));
+    let (bomb, calm) = (w.name("bomb"), w.name("calm"));
+    ok(w.ctl_as(alice, &["create", &bomb, "--cpu", "1"]));
+    ok(w.ctl_as(bob, &["create", &calm, "--cpu", "1"]));
+
+    // The confinement is what devboxd chose, not Podman's defaults.
+    let host = &inspect(&bomb)["HostConfig"];
+    assert_eq!(host["PidsLimit"], LIMIT, "{host}");
+    let caps: Vec<String> = serde_json::from_value(host["CapAdd"].clone()).unwrap_or_default();
+    for c in ["CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_SETFCAP"] {
+        assert!(!caps
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(c) || format!("CAP_{x}") == c));
+    }
+    let o = podman(&[
+        "exec",
+        &bomb,
+        "grep",
+        "-E",
+        "NoNewPrivs|CapBnd",
+        "/proc/1/status",
+    ]);
+    let status = stdout(&o);
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    // Bits 0 1 3 4 5 6 7 10 18: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID
+    // NET_BIND_SERVICE SYS_CHROOT, nothing else.
+    assert!(status.contains("CapBnd:\t00000000000404fb"), "{status}");
+
+    let o = podman(&[
+        "exec",
+        "-d",
+        "--user",
+        "dev",
+        &bomb,
+        "sh",
+        "-c",
+        "f() { f | f & }; f",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The kernel refuses forks at the limit (pids.events counts each refusal).
+    let hit =
+        devbox_test_kit::poll_until(std::time::Duration::from_secs(60), "pids limit hit", || {
+            let events = pids_cgroup_file(&bomb, "pids.events");
+            let refused: u64 = events
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            (refused > 0).then_some(refused)
+        });
+    assert!(hit.is_ok(), "the fork bomb never reached the limit");
+    let current: i64 = pids_cgroup_file(&bomb, "pids.current")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        current <= LIMIT,
+        "{current} processes in a container limited to {LIMIT}"
+    );
+    assert_eq!(
+        pids_cgroup_file(&bomb, "pids.max").trim(),
+        LIMIT.to_string()
+    );
+
+    // Meanwhile bob's container answers, through the daemon and directly.
+    let t = std::time::Instant::now();
+    let st = ok(w.ctl_as(bob, &["status", &calm]));
+    assert!(st.contains("running"), "{st}");
+    let o = podman(&["exec", &calm, "echo", "alive"]);
+    assert_eq!(stdout(&o).trim(), "alive", "{}", stderr(&o));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "bob waited {:?}",
+        t.elapsed()
+    );
+    // The owner can still get rid of it (ends the bomb).
+    ok(w.ctl_as(alice, &["destroy", &bomb, "--yes"]));
+    assert!(!w.podman_containers().contains(&bomb));
+}

@@ -1,0 +1,2 @@
+# expect: limit-out-of-range /containers/maxKeptVolumesPerUser
+(import ../lib.nix).withContainers { maxKeptVolumesPerUser = 5000; }
