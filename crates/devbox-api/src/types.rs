@@ -25,6 +25,9 @@ pub enum ErrorCode {
     NeedsConfirmation,
     /// A dependency (Podman, `op`, the token, the container's entrypoint) is missing or failing.
     Unavailable,
+    /// Too many requests of one kind in a short time (1Password reads); the message says when
+    /// to try again.
+    RateLimited,
     /// A bug or an unexpected state; see the daemon's log.
     Internal,
 }
@@ -37,7 +40,7 @@ impl ErrorCode {
             ErrorCode::UnknownUser | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict | ErrorCode::NeedsConfirmation => 409,
-            ErrorCode::QuotaExceeded => 429,
+            ErrorCode::QuotaExceeded | ErrorCode::RateLimited => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::Conflict | ErrorCode::NeedsConfirmation => 6,
             ErrorCode::QuotaExceeded => 7,
             ErrorCode::Unavailable => 8,
+            ErrorCode::RateLimited => 9,
             ErrorCode::Internal => 1,
         }
     }

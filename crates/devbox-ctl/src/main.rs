@@ -78,6 +78,7 @@ Exit codes:
   6  conflict (name taken, wrong state) or confirmation needed / declined
   7  quota exceeded (per user or in all)
   8  a dependency failed (Podman, 1Password, the image, the container did not get ready)
+  9  rate limited: too many 1Password reads in a short time; the message says when to try again
 
 With --json, stdout carries only JSON: the result, or on failure
 {\"error\": {\"code\", \"message\", \"exitCode\"}}; messages and progress go to stderr.";

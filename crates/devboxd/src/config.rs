@@ -59,6 +59,9 @@ pub struct Config {
     /// privileges). Turn off only for an image that offers sudo to `dev`.
     #[serde(default = "defaults::no_new_privileges")]
     pub no_new_privileges: bool,
+    /// Limits and brief cache of 1Password reads (per user and for the service account).
+    #[serde(default)]
+    pub op_rate_limit: crate::oplimit::OpRateLimit,
     /// Base URL of the Tailscale API (device cleanup when users.nix sets tailscaleApiKeyRef).
     #[serde(default = "defaults::tailscale_api_url")]
     pub tailscale_api_url: String,
@@ -89,7 +92,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, opRateLimit, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -145,6 +148,7 @@ impl Config {
                 crate::bounds::MAX_PIDS_LIMIT
             ));
         }
+        self.op_rate_limit.validate()?;
         if self.reconcile_interval_secs == 0 || self.reconcile_interval_secs > 86_400 {
             return Err("`reconcileIntervalSecs` must be between 1 and 86400".into());
         }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod lifecycle;
+pub mod oplimit;
 pub mod podman;
 pub mod secrets;
 pub mod server;

@@ -83,6 +83,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tailscale_api_url: config.tailscale_api_url.clone(),
         tailnet: config.tailnet.clone(),
         fault_injection: config.fault_injection.clone(),
+        op_rate_limit: config.op_rate_limit.clone(),
         confinement: devboxd::engine::Confinement {
             pids_limit: config.pids_limit,
             no_new_privileges: config.no_new_privileges,

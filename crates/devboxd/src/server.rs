@@ -269,7 +269,7 @@ fn caller<E: Engine, S: SecretSource, C: Clock>(
     })
 }
 
-/// Long operations (create, start, stop, destroy, rotate-key) one uid may have in flight at
+/// Long operations (create, start, stop, destroy, rotate-key; and status, an exec) one uid may have in flight at
 /// once. They go on after the client disconnects and most call 1Password (one service account,
 /// shared by everyone and rate limited) and exec into containers: without a bound one user
 /// could queue thousands and starve the others.
@@ -426,6 +426,8 @@ async fn status<E: Engine, S: SecretSource, C: Clock>(
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
+    // status runs an exec in the container: it counts toward the caller's operations.
+    let _slot = OperationSlot::take(&c)?;
     Ok(Json(app.service.status(&c, &name).await?).into_response())
 }
 

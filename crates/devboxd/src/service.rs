@@ -79,6 +79,8 @@ pub struct Settings {
     pub binds: Vec<(String, String)>,
     /// Pids limit, capabilities, no-new-privileges of every container.
     pub confinement: crate::engine::Confinement,
+    /// Limits and cache of 1Password reads.
+    pub op_rate_limit: crate::oplimit::OpRateLimit,
 }
 
 impl Default for Settings {
@@ -95,6 +97,7 @@ impl Default for Settings {
             fault_injection: None,
             binds: vec![],
             confinement: Default::default(),
+            op_rate_limit: Default::default(),
         }
     }
 }
@@ -170,6 +173,8 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     reconcile_lock: Mutex<()>,
     /// The Tailscale API (device cleanup) and the webhook client.
     tailnet: crate::tailnet::TailscaleApi,
+    /// Rate limits and brief cache of 1Password reads.
+    op_gate: crate::oplimit::OpGate,
 }
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
@@ -183,7 +188,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     ) -> Self {
         let settings_api_url = settings.tailscale_api_url.clone();
         let settings_tailnet = settings.tailnet.clone();
+        let op_gate = crate::oplimit::OpGate::new(settings.op_rate_limit.clone());
         Self {
+            op_gate,
             engine,
             secrets,
             clock,
@@ -380,10 +387,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let key = if req.start {
             progress.step("Fetching your Tailscale auth key from 1Password");
             Some(
-                self.secrets
-                    .read(&self.users.op_reference(&caller.user))
-                    .await
-                    .map_err(secret_err)?,
+                self.read_secret(caller, &self.users.op_reference(&caller.user), false)
+                    .await?,
             )
         } else {
             None
@@ -553,6 +558,45 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             ready,
         )
         .await
+    }
+
+    /// Reads a secret through the 1Password limits: a value read less than `cacheSecs` ago is
+    /// reused (unless `fresh`); otherwise the read is taken from the caller's bucket (the
+    /// daemon's own reads, uid 0, only from the team's) and the team's, or refused with when to
+    /// try again.
+    pub(crate) async fn read_secret(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        fresh: bool,
+    ) -> Result<SecretString, ApiError> {
+        let now = std::time::Instant::now();
+        if !fresh {
+            if let Some(v) = self.op_gate.cached(reference, now) {
+                tracing::debug!(user = %caller.user, "1Password read answered from the cache");
+                return Ok(v);
+            }
+        }
+        let user = (caller.uid != 0).then_some(caller.user.as_str());
+        if let Err(t) = self.op_gate.admit(user, now) {
+            let l = self.op_gate.limits();
+            let secs = t.retry_after_secs();
+            tracing::warn!(target: "devbox::audit", user = %caller.user, uid = caller.uid, retry_after_secs = secs, throttled = ?t, "1Password read refused by the rate limit");
+            let message = match t {
+                crate::oplimit::Throttled::User { .. } => format!(
+                    "too many 1Password reads from you in a short time (the team shares one service account: {} at once, then one every {} s per user); try again in {secs} s",
+                    l.user_burst, l.user_refill_secs
+                ),
+                crate::oplimit::Throttled::Global { .. } => format!(
+                    "the team's 1Password service account is at devboxd's read limit ({} at once, then one every {} s); try again in {secs} s",
+                    l.global_burst, l.global_refill_secs
+                ),
+            };
+            return Err(ApiError::new(ErrorCode::RateLimited, message));
+        }
+        let v = self.secrets.read(reference).await.map_err(secret_err)?;
+        self.op_gate.remember(reference, &v, now);
+        Ok(v)
     }
 
     /// Drops a container's state entry (best effort: used on paths that already fail).
@@ -916,10 +960,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if !c.running() {
             progress.step("Fetching the Tailscale auth key from 1Password");
             let key = self
-                .secrets
-                .read(&self.users.op_reference(&owner))
-                .await
-                .map_err(secret_err)?;
+                .read_secret(caller, &self.users.op_reference(&owner), false)
+                .await?;
             // A node left behind by a container that died without logging out would make the
             // new one `NAME-1`: remove it first (when the Tailscale API is configured).
             if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
@@ -1199,11 +1241,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 ));
             }
             progress.step("Fetching the current Tailscale auth key from 1Password");
+            // Fresh: rotate-key exists to deliver the key as it is in 1Password now.
             let key = self
-                .secrets
-                .read(&self.users.op_reference(&owner))
-                .await
-                .map_err(secret_err)?;
+                .read_secret(caller, &self.users.op_reference(&owner), true)
+                .await?;
             progress.step("Delivering the new key into the container");
             self.deliver_key(name, &key, now).await?;
             if now {

@@ -238,3 +238,77 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit_and_others_stay_responsive() {
     ok(w.ctl_as(alice, &["destroy", &bomb, "--yes"]));
     assert!(!w.podman_containers().contains(&bomb));
 }
+
+/// 1Password reads of the owner's key, from the fake `op`'s call log.
+fn op_reads_of(w: &World, user: &str) -> usize {
+    std::fs::read_to_string(&w.op_log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("{user}-tailscale-authkey")))
+        .count()
+}
+
+/// One user's rotate-key storm cannot use up the team's 1Password service account: it is
+/// throttled per user (exit 9, "try again in N s"), the fake `op` sees at most the burst, and
+/// another user's create goes through meanwhile.
+#[host_test]
+fn a_rotate_key_storm_is_throttled_and_others_still_create() {
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options {
+            default_memory: "512M".into(),
+            extra_config: serde_json::json!({"opRateLimit": {
+                "userBurst": 3, "userRefillSecs": 3600,
+                "globalBurst": 50, "globalRefillSecs": 1, "cacheSecs": 60
+            }}),
+            ..Options::default()
+        },
+    );
+    let (alice, bob) = (w.user(0), w.user(1));
+    let name = w.name("storm");
+    ok(w.ctl_as(alice, &["create", &name, "--cpu", "1"]));
+    let mut done = 0;
+    let mut refused = Vec::new();
+    for _ in 0..15 {
+        let o = w.ctl_as(alice, &["rotate-key", &name]);
+        match o.status.code() {
+            Some(0) => done += 1,
+            Some(9) => refused.push(stderr(&o)),
+            other => panic!("rotate-key exited {other:?}: {}", stderr(&o)),
+        }
+    }
+    assert_eq!(done, 2, "the create took 1 of alice's 3 reads");
+    assert_eq!(refused.len(), 13);
+    assert!(
+        refused.iter().all(|e| e.contains("try again in")
+            && e.contains("1Password")
+            && !e.contains("try again in 0 s")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        op_reads_of(&w, &alice.name),
+        3,
+        "the bound in op's call log"
+    );
+
+    // Bob is not held up by alice's storm.
+    let t = std::time::Instant::now();
+    ok(w.ctl_as(bob, &["create", &w.name("calm"), "--cpu", "1"]));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(op_reads_of(&w, &bob.name), 1);
+
+    // A start soon after a read reuses it (cached briefly in memory): alice's bucket is empty,
+    // yet stop + start works without another call to op.
+    ok(w.ctl_as(alice, &["stop", &name]));
+    ok(w.ctl_as(alice, &["start", &name]));
+    assert_eq!(op_reads_of(&w, &alice.name), 3);
+    // --json carries the code for scripts.
+    let o = w.ctl_as(alice, &["--json", "rotate-key", &name]);
+    assert_eq!(o.status.code(), Some(9));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "rate-limited");
+}

@@ -58,8 +58,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Ok(0);
         };
         let key = self
-            .secrets
-            .read(reference)
+            .read_secret(&Caller::system(), reference, false)
             .await
             .map_err(|e| format!("could not read the Tailscale API key: {e}"))?;
         let n = self

@@ -366,6 +366,9 @@ impl World {
             "opTokenFile": token_file,
             "instance": instance,
             "readyTimeoutSecs": opts.ready_timeout_secs,
+            // Tests count 1Password reads and rotate keys between starts: no cache, and limits
+            // no test reaches unless it sets its own (tests/bounds.rs does).
+            "opRateLimit": {"userBurst": 1000, "globalBurst": 1000, "cacheSecs": 0},
         });
         if let serde_json::Value::Object(extra) = &opts.extra_config {
             for (k, v) in extra {
