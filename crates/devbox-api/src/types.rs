@@ -414,4 +414,27 @@ pub struct LifecyclePlan {
     pub stopped_destroy_days: u32,
     pub containers: Vec<PlanItem>,
     pub pending_cleanups: Vec<PendingCleanupInfo>,
+    /// Kept home volumes (state `kept-volume`): destroyed `stoppedDestroyDays` after being kept.
+    #[serde(default)]
+    pub kept_volumes: Vec<PlanItem>,
+}
+
+/// A kept home volume (`destroy --keep-volume`), `GET /v1/volumes?all=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptVolumeInfo {
+    /// The container it belonged to: `create NAME` resumes it, `destroy NAME` removes it.
+    pub name: String,
+    pub volume: String,
+    pub owner: String,
+    /// RFC 3339: when it was kept (when devboxd first saw it, for one kept before that was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_since: Option<String>,
+    /// RFC 3339: when it is destroyed unless resumed or kept (`keep NAME`); None: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy_at: Option<String>,
+    /// Size on disk, when Podman could tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
 }

@@ -53,8 +53,8 @@ use devbox_api::client::Method;
 use devbox_api::validate::{format_memory, parse_cpu, parse_memory, validate_name};
 use devbox_api::{
     Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
-    DoctorReport, ErrorCode, LifecyclePlan, Notice, PlanItem, RotateKeyRequest, WhoAmI,
-    DEFAULT_SOCKET,
+    DoctorReport, ErrorCode, KeptVolumeInfo, LifecyclePlan, Notice, PlanItem, RotateKeyRequest,
+    WhoAmI, DEFAULT_SOCKET,
 };
 use jiff::Timestamp;
 
@@ -477,6 +477,42 @@ fn print_status(s: &ContainerStatus) {
     }
 }
 
+fn print_kept(kept: &[KeptVolumeInfo]) {
+    if kept.is_empty() {
+        return;
+    }
+    out!("Kept home volumes (`devbox-ctl create NAME` resumes one, `devbox-ctl destroy NAME` removes it):");
+    out!(
+        "{:<24} {:<12} {:>9} DESTROYED AUTOMATICALLY",
+        "NAME",
+        "OWNER",
+        "SIZE"
+    );
+    for k in kept {
+        out!(
+            "{:<24} {:<12} {:>9} {}",
+            k.name,
+            k.owner,
+            k.size_bytes
+                .map(format_size)
+                .unwrap_or_else(|| "?".to_string()),
+            k.destroy_at
+                .as_deref()
+                .map(|t| when::with_distance(t, Timestamp::now()))
+                .unwrap_or_else(|| "never".to_string())
+        );
+    }
+}
+
+/// Bytes as people read them (`0B`, `12K`, `3.4G`).
+fn format_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes}B")
+    } else {
+        format_memory(bytes)
+    }
+}
+
 fn print_list(list: &[ContainerInfo]) {
     if list.is_empty() {
         out!("No dev containers. Create one with `devbox-ctl create NAME`.");
@@ -688,6 +724,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&list)?;
             } else {
                 print_list(&list);
+                let kept: Vec<KeptVolumeInfo> =
+                    client.get(&format!("/v1/volumes?all={all}")).await?;
+                print_kept(&kept);
             }
         }
         Command::Status { name } => {
@@ -904,6 +943,29 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
             None => out!("  {} ({}, {}): nothing scheduled", c.name, c.owner, c.state),
         }
         for w in &c.notices {
+            out!(
+                "      warning {}h before, at {}{}",
+                w.hours_before,
+                when::with_distance(&w.at, now),
+                if w.sent { " (sent)" } else { "" }
+            );
+        }
+    }
+    for k in &plan.kept_volumes {
+        match &k.next {
+            Some(n) => out!(
+                "  {} ({}, kept home volume): destroy at {}",
+                k.name,
+                k.owner,
+                when::with_distance(&n.at, now)
+            ),
+            None => out!(
+                "  {} ({}, kept home volume): nothing scheduled",
+                k.name,
+                k.owner
+            ),
+        }
+        for w in &k.notices {
             out!(
                 "      warning {}h before, at {}{}",
                 w.hours_before,

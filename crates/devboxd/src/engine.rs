@@ -118,6 +118,11 @@ pub trait Engine: Send + Sync + 'static {
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Vec<(String, Labels)>, EngineError>> + Send;
 
+    /// Size on disk of every volume Podman can measure, by name.
+    fn volume_sizes(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, u64>, EngineError>> + Send;
+
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn stop(

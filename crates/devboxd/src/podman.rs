@@ -294,6 +294,24 @@ impl Engine for Podman {
             .collect())
     }
 
+    async fn volume_sizes(&self) -> Result<BTreeMap<String, u64>, EngineError> {
+        // Podman measures every volume for this answer (a `du`): callers ask only on request.
+        let (status, v) = self.raw_get("/system/df").await?;
+        if status != 200 {
+            return Err(EngineError::Failed(format!("{status}: {v}")));
+        }
+        Ok(v["Volumes"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|vol| {
+                let size = vol["UsageData"]["Size"].as_u64()?;
+                Some((vol["Name"].as_str()?.to_string(), size))
+            })
+            .collect())
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
         let host_config = HostConfig {
             nano_cpus: Some(spec.nano_cpus),

@@ -376,6 +376,7 @@ pub fn router<E: Engine, S: SecretSource, C: Clock>(app: Shared<E, S, C>) -> Rou
         .route("/v1/containers/{name}/logs", get(logs::<E, S, C>))
         .route("/v1/containers/{name}/keep", post(keep::<E, S, C>))
         .route("/v1/notices", get(notices::<E, S, C>))
+        .route("/v1/volumes", get(volumes::<E, S, C>))
         .route("/v1/lifecycle", get(plan::<E, S, C>))
         .route("/v1/reconcile", post(reconcile::<E, S, C>))
         .with_state(app)
@@ -515,6 +516,17 @@ async fn keep<E: Engine, S: SecretSource, C: Clock>(
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
     Ok(Json(app.service.keep(&c, &name).await?).into_response())
+}
+
+async fn volumes<E: Engine, S: SecretSource, C: Clock>(
+    State(app): State<Shared<E, S, C>>,
+    ConnectInfo(peer): ConnectInfo<PeerUid>,
+    Query(q): Query<AllQuery>,
+) -> Result<Response, Failure> {
+    let c = caller(&app, peer)?;
+    // Measuring volumes walks their files: one at a time per user, like status.
+    let _slot = OperationSlot::take(&c)?;
+    Ok(Json(app.service.volumes(&c, q.all).await?).into_response())
 }
 
 async fn notices<E: Engine, S: SecretSource, C: Clock>(

@@ -22,6 +22,7 @@ use crate::secrets::{SecretError, SecretSource};
 use crate::state::{ContainerState, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
 
+mod kept;
 mod reconcile;
 
 pub const LABEL_MANAGED: &str = "devbox.managed";
@@ -708,6 +709,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     format!("a volume {volume:?} exists that is not your kept devbox home; pick another name or ask an admin"),
                 ));
             }
+        } else {
+            // A new home volume while the kept ones are at the cap: clean up first (each
+            // takes disk and a user-namespace range).
+            self.check_kept_cap(caller, &caller.user, &format!("create {name}"))
+                .await?;
         }
         if !self
             .engine
@@ -1115,7 +1121,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
         let result = async {
-            let _container = self.lock_authorized(caller, name).await?;
+            let _container = match self.lock_authorized(caller, name).await {
+                Ok(g) => g,
+                Err(e) if e.code == ErrorCode::NotFound && validate_name(name).is_ok() => {
+                    // No container: maybe a kept home volume of that name, to remove for good.
+                    return match self
+                        .destroy_kept(caller, name, keep_volume, progress)
+                        .await?
+                    {
+                        Some(r) => Ok(r),
+                        None => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            };
             self.destroy_locked(caller, name, keep_volume, progress)
                 .await
         }
@@ -1140,6 +1159,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     ) -> Result<DestroyResult, ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        if keep_volume {
+            self.check_kept_cap(caller, &owner, &format!("keep the home volume of {name}"))
+                .await?;
+        }
         let now = self.clock.now();
         self.update_state(name, |s| {
             let e = s.entry(name.to_string()).or_insert_with(|| ContainerState {
@@ -1202,6 +1225,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.fault_point("destroy-volume-removed");
         } else {
             progress.step(&format!("Keeping home volume {volume}"));
+            // Its auto-destroy clock starts now.
+            self.record_kept(name, owner);
         }
         if self.users.file.containers.tailscale_api_key_ref.is_some() {
             progress.step("Deleting the tailnet device through the Tailscale API");

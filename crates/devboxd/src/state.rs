@@ -64,6 +64,20 @@ pub struct State {
     /// Destroyed containers whose tailnet device is not deleted yet: retried by the reconciler.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tailnet_cleanups: BTreeMap<String, PendingCleanup>,
+    /// Kept home volumes by container name: when they were kept (the auto-destroy clock) and
+    /// the warnings sent. Podman says which volumes exist; this only adds the clock.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_volumes: BTreeMap<String, KeptVolumeState>,
+}
+
+/// The lifecycle of one kept home volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptVolumeState {
+    pub owner: String,
+    pub kept_since: Timestamp,
+    #[serde(default)]
+    pub notices_sent: Vec<String>,
 }
 
 /// A tailnet device cleanup still to do.

@@ -23,6 +23,7 @@ fn podman_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
 /// CSI to its log cannot drive the terminal of whoever reads `devbox-ctl logs`.
 #[host_test]
 fn a_container_cannot_send_escape_sequences_through_logs() {
+    let _serial = RANGES.lock().unwrap_or_else(|e| e.into_inner());
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let (alice, admin) = (w.user(0), w.user(1));
     let name = w.name("esc");
@@ -110,6 +111,7 @@ fn pids_cgroup_file(name: &str, file: &str) -> String {
 /// refuses users.nix defaults above them: tests/cases/invalid/*-default-above-max.nix).
 #[host_test]
 fn cpu_and_memory_above_the_admin_maximum_are_refused() {
+    let _serial = RANGES.lock().unwrap_or_else(|e| e.into_inner());
     let w = World::new(
         &[("a", false), ("m", true)],
         Options {
@@ -150,6 +152,7 @@ fn cpu_and_memory_above_the_admin_maximum_are_refused() {
 /// keeps answering. Bounded: the bomb's container is destroyed at the end.
 #[host_test]
 fn a_fork_bomb_is_stopped_by_the_pids_limit_and_others_stay_responsive() {
+    let _serial = RANGES.lock().unwrap_or_else(|e| e.into_inner());
     const LIMIT: i64 = 256;
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
@@ -253,6 +256,7 @@ fn op_reads_of(w: &World, user: &str) -> usize {
 /// another user's create goes through meanwhile.
 #[host_test]
 fn a_rotate_key_storm_is_throttled_and_others_still_create() {
+    let _serial = RANGES.lock().unwrap_or_else(|e| e.into_inner());
     let w = World::new(
         &[("a", false), ("b", false), ("m", true)],
         Options {
@@ -311,4 +315,194 @@ fn a_rotate_key_storm_is_throttled_and_others_still_create() {
     assert_eq!(o.status.code(), Some(9));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["error"]["code"], "rate-limited");
+}
+
+fn volume_label(volume: &str, label: &str) -> Option<String> {
+    let o = podman(&["volume", "inspect", volume]);
+    if !o.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v[0]["Labels"][label].as_str().map(str::to_string)
+}
+
+/// The tests of this file run one at a time: two of them check which user-namespace range
+/// comes next (handed out machine-wide, lowest free first), which any other create would race.
+static RANGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn volume_of(name: &str) -> String {
+    format!("devbox-home-{name}")
+}
+
+/// `create --no-start` + `destroy --keep-volume` in a loop cannot fill the disk and the
+/// user-namespace ranges: it stops at maxKeptVolumesPerUser with a message naming the volumes
+/// and how to remove them; `list` shows them with their size; `destroy NAME` removes one, and
+/// its user-namespace range is the next one handed out.
+#[host_test]
+fn a_keep_volume_loop_stops_at_the_cap() {
+    let _ranges = RANGES.lock().unwrap_or_else(|e| e.into_inner());
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options {
+            extra_policy: serde_json::json!({"maxKeptVolumesPerUser": 2}),
+            ..Options::default()
+        },
+    );
+    let (alice, bob) = (w.user(0), w.user(1));
+    let names: Vec<String> = (0..4).map(|i| w.name(&format!("keep{i}"))).collect();
+    let mut kept = Vec::new();
+    let mut refusal = None;
+    for n in &names {
+        let o = w.ctl_as(alice, &["create", n, "--no-start", "--another"]);
+        if o.status.code() == Some(7) {
+            refusal = Some(stderr(&o));
+            break;
+        }
+        ok(o);
+        ok(w.ctl_as(alice, &["destroy", n, "--keep-volume", "--yes"]));
+        kept.push(n.clone());
+    }
+    assert_eq!(kept.len(), 2, "the loop stops at the cap");
+    let e = refusal.expect("the third create is refused");
+    assert!(
+        e.contains("maxKeptVolumesPerUser")
+            && e.contains(&kept[0])
+            && e.contains(&kept[1])
+            && e.contains(&format!("devbox-ctl destroy {} --yes", kept[0])),
+        "{e}"
+    );
+    // Keeping one more through a destroy is refused the same way; the container stays.
+    let extra = &names[3];
+    ok(w.ctl_as(bob, &["create", extra, "--no-start"]));
+    let admin = w.user(2);
+    // (An admin destroying bob's container counts against bob's cap, not the admin's.)
+    ok(w.ctl_as(admin, &["destroy", extra, "--keep-volume", "--yes"]));
+    assert!(w.podman_volumes().contains(&volume_of(extra)));
+    let third = &names[2];
+    ok(w.ctl_as(alice, &["create", &kept[0], "--no-start", "--another"]));
+    // Resuming kept[0] frees a place: a new home (third) may be made and kept, then keeping
+    // kept[0] again is one too many.
+    ok(w.ctl_as(alice, &["create", third, "--no-start", "--another"]));
+    ok(w.ctl_as(alice, &["destroy", third, "--keep-volume", "--yes"]));
+    let e = fails(
+        w.ctl_as(alice, &["destroy", &kept[0], "--keep-volume", "--yes"]),
+        7,
+    );
+    assert!(e.contains("maxKeptVolumesPerUser"), "{e}");
+    assert!(
+        w.podman_containers().contains(&kept[0]),
+        "refused: nothing changed"
+    );
+
+    // list shows the kept volumes with their size; another user's are not shown.
+    let list = ok(w.ctl_as(alice, &["list"]));
+    assert!(list.contains("Kept home volumes"), "{list}");
+    assert!(list.contains(&kept[1]) && list.contains(third), "{list}");
+    assert!(!list.contains(extra.as_str()), "{list}");
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(kept[1].as_str()))
+        .unwrap();
+    assert!(
+        line.contains('B') || line.contains('K'),
+        "size shown: {line}"
+    );
+
+    // `destroy NAME` of a kept volume removes it for good (bob may not remove alice's).
+    let e = fails(w.ctl_as(bob, &["destroy", &kept[1], "--yes"]), 4);
+    assert!(e.contains("another user"), "{e}");
+    let base = volume_label(&volume_of(&kept[1]), "devbox.uid-base").unwrap();
+    ok(w.ctl_as(alice, &["destroy", &kept[1], "--yes"]));
+    assert!(!w.podman_volumes().contains(&volume_of(&kept[1])));
+    // The freed user-namespace range is handed out again (the lowest free one).
+    let fresh = w.name("keepnew");
+    ok(w.ctl_as(alice, &["create", &fresh, "--no-start", "--another"]));
+    assert_eq!(
+        volume_label(&volume_of(&fresh), "devbox.uid-base").as_deref(),
+        Some(base.as_str())
+    );
+}
+
+/// A kept volume follows the stopped-container rule: destroyed `stoppedDestroyDays` after it
+/// was kept, warned first (notices, `gc --dry-run`), postponed by `keep`; its range is reused.
+#[host_test]
+fn a_kept_volume_expires_with_the_notice_first_and_its_range_is_reused() {
+    let _ranges = RANGES.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("now");
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 86_400).unwrap();
+    let at = |hours: i64| {
+        t0.checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap()
+    };
+    let set = |t: jiff::Timestamp| std::fs::write(&clock, t.to_string()).unwrap();
+    set(t0);
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({
+                "testHooks": true, "testClockFile": clock, "reconcileIntervalSecs": 3600,
+            }),
+            ..Options::default()
+        },
+    );
+    let (alice, admin) = (w.user(0), w.user(1));
+    let name = w.name("exp");
+    let volume = volume_of(&name);
+    ok(w.ctl_as(alice, &["create", &name, "--no-start"]));
+    let base = volume_label(&volume, "devbox.uid-base").unwrap();
+    ok(w.ctl_as(alice, &["destroy", &name, "--keep-volume", "--yes"]));
+
+    let plan: devbox_api::LifecyclePlan =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "gc", "--dry-run"]))).unwrap();
+    assert_eq!(plan.kept_volumes.len(), 1, "{plan:?}");
+    let item = &plan.kept_volumes[0];
+    assert_eq!(item.state, "kept-volume");
+    let destroy_at = at(14 * 24);
+    assert_eq!(item.next.as_ref().unwrap().at, destroy_at.to_string());
+    assert_eq!(item.notices.len(), 2, "72 h and 24 h before");
+
+    // `keep` postpones: the clock starts again (here at +1 h).
+    set(at(1));
+    let kept: devbox_api::PlanItem =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "keep", &name]))).unwrap();
+    let destroy_at = at(14 * 24 + 1);
+    assert_eq!(kept.next.unwrap().at, destroy_at.to_string());
+
+    // 72 h before: the warning, and the volume is still there.
+    set(at(14 * 24 + 1 - 72));
+    ok(w.ctl_as(admin, &["gc"]));
+    let notices: Vec<devbox_api::Notice> =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "notices"]))).unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].kind, devbox_api::NoticeKind::DestroyWarning);
+    assert!(
+        notices[0].message.contains("kept home volume"),
+        "{notices:?}"
+    );
+    assert_eq!(
+        notices[0].deadline.as_deref(),
+        Some(destroy_at.to_string().as_str())
+    );
+    assert!(w.podman_volumes().contains(&volume));
+
+    // At the deadline: destroyed, and said so.
+    set(destroy_at);
+    ok(w.ctl_as(admin, &["gc"]));
+    assert!(!w.podman_volumes().contains(&volume));
+    let notices: Vec<devbox_api::Notice> =
+        serde_json::from_str(&ok(w.ctl_as(alice, &["--json", "notices"]))).unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.kind == devbox_api::NoticeKind::Destroyed && n.message.contains(&volume)),
+        "{notices:?}"
+    );
+    // Its user-namespace range is free again: the next home volume gets it.
+    let next = w.name("exp2");
+    ok(w.ctl_as(alice, &["create", &next, "--no-start"]));
+    assert_eq!(
+        volume_label(&volume_of(&next), "devbox.uid-base").as_deref(),
+        Some(base.as_str())
+    );
 }

@@ -177,7 +177,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Records a notice and POSTs it to the webhook (once: the caller records it as sent).
-    async fn notify(&self, notice: Notice) -> Result<(), ApiError> {
+    pub(crate) async fn notify(&self, notice: Notice) -> Result<(), ApiError> {
         let n = notice.clone();
         self.update_whole_state(|s| {
             s.notices.retain(|x| {
@@ -225,8 +225,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// Postpones the automatic actions: counts as activity (running) or restarts the stopped
     /// clock (stopped).
     pub async fn keep(&self, caller: &Caller, name: &str) -> Result<PlanItem, ApiError> {
+        let mut kept_item = None;
         let result = async {
-            let _g = self.lock_authorized(caller, name).await?;
+            let _g = match self.lock_authorized(caller, name).await {
+                Ok(g) => g,
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    // No container: maybe a kept home volume of that name.
+                    kept_item = self.keep_kept(caller, name).await?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
             let now = self.clock.now();
@@ -243,6 +252,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(c)
         }
         .await;
+        if let Some(item) = kept_item {
+            self.audit(caller, "keep-volume", name, &Ok(()));
+            return Ok(item);
+        }
         self.audit(
             caller,
             "keep",
@@ -319,6 +332,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 last_error: p.last_error.clone(),
             })
             .collect();
+        let kept_volumes = self.kept_plan(caller, all).await?;
         let p = &self.users.file.containers;
         Ok(LifecyclePlan {
             now: self.clock.now().to_string(),
@@ -326,6 +340,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             stopped_destroy_days: p.stopped_destroy_days,
             containers,
             pending_cleanups,
+            kept_volumes,
         })
     }
 
@@ -440,6 +455,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             if let Err(e) = self.apply_rules(c).await {
                 tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
             }
+        }
+        if let Err(e) = self.apply_kept_rules().await {
+            tracing::error!(error = %e, "reconcile: kept-volume step failed");
         }
         self.retry_cleanups().await?;
         self.expire_notices()?;
