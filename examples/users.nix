@@ -48,8 +48,13 @@
     maxGlobal = 7;
     defaultCpu = 2;
     defaultMemory = "4G";
+    maxCpu = 16; # most a user may ask for with `create --cpu`
+    maxMemory = "64G"; # most a user may ask for with `create --memory`
+    maxKeptVolumesPerUser = 5; # home volumes kept with `destroy --keep-volume`
     idleStopDays = 7;
     stoppedDestroyDays = 14;
-    notifyWebhook = "https://hooks.example.org/devbox";
+    # A 1Password reference, never the URL itself (users.json is readable by every user); or
+    # leave it out and give the URL as a file: services.devbox.orchestrator.notifyWebhookFile.
+    notifyWebhook = "op://DevBox/devbox-webhook/url";
   };
 }

@@ -51,6 +51,7 @@ let
         enable = true;
         usersFile = ../../examples/users.nix;
         opServiceAccountTokenFile = "/run/secrets/op-service-account-token";
+        notifyWebhookFile = null;
         socketGroup = "devbox";
         socketPath = "/run/devbox/devbox.sock";
         package = pkg "devboxd";
@@ -100,6 +101,22 @@ let
     messages != [ ] && builtins.any (contains needle) messages;
 
   o = (orchestrator { }).content;
+  # Everything the module writes for others to read: /etc files (users.json, devboxd.json) and
+  # the units (environment, command lines, scripts). No secret may appear in any of them.
+  published = c: builtins.toJSON {
+    etc = lib.mapAttrs (_: f: f.source.value or f.source or f.text or null) c.environment.etc;
+    units = lib.mapAttrs (_: u: {
+      environment = u.environment or { };
+      script = u.script or "";
+      ExecStart = u.serviceConfig.ExecStart or "";
+    }) c.systemd.services;
+  };
+  literalWebhook = {
+    services.devbox.orchestrator.usersFile = ../support/users-literal-webhook.nix;
+  };
+  withWebhookFile = {
+    services.devbox.orchestrator.notifyWebhookFile = "/run/secrets/devbox-webhook-url";
+  };
   daemonConfig = o.environment.etc."devbox/devboxd.json".source.value;
   unit = o.systemd.services.devboxd.serviceConfig;
   exported = import ../../lib/export-users.nix { usersFile = ../../examples/users.nix; };
@@ -217,6 +234,15 @@ builtins.all (x: x) [
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = null; } "must be set") "the token file is required")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "secrets/token"; } "absolute") "the token path must be absolute")
   (check (refusedWith { users.users.mallory.extraGroups = [ "podman" ]; } "podman") "nobody may be in the podman group")
+  # The webhook URL is a secret: a literal URL in users.nix is refused and never published;
+  # the URL file goes to devboxd through LoadCredential only.
+  (check (refusedWith literalWebhook "notifyWebhookFile") "a webhook URL in users.nix must be refused")
+  (check (!(contains "SECRET-WEBHOOK-CANARY" (published (orchestrator literalWebhook).content))) "the webhook URL must not appear in any generated file or unit")
+  (check (contains "op://DevBox/devbox-webhook/url" (published o)) "an op:// reference of the webhook may be published (it is not the secret)")
+  (check (failing withWebhookFile == [ ]) "a webhook URL file is accepted")
+  (check (builtins.elem "notify-webhook-url:/run/secrets/devbox-webhook-url" (orchestrator withWebhookFile).content.systemd.services.devboxd.serviceConfig.LoadCredential) "the webhook URL file is a systemd credential")
+  (check (!(contains "/run/secrets/devbox-webhook-url" (published (orchestrator withWebhookFile).content))) "the webhook file path is not in the config files either (devboxd finds the credential itself)")
+  (check (refusedWith { services.devbox.orchestrator.notifyWebhookFile = "${builtins.storeDir}/abc-url"; } "outside the Nix store") "a webhook file in the store must be refused")
   (check (refusedWith { virtualisation.podman.dockerSocket.enable = true; } "dockerSocket") "the docker socket must stay off")
   (check (refusedWith { services.syncthing.enable = true; } "Syncthing") "no Syncthing on the host")
   (check (refusedWith { services.xserver.enable = true; } "headless") "the orchestrator is headless")

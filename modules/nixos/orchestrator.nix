@@ -16,7 +16,17 @@ let
 
   # users.nix -> the UsersFile model (crates/devbox-schema/src/model.rs), evaluated by Nix.
   exported = import ../../lib/export-users.nix { inherit (cfg) usersFile; };
-  usersJson = json.generate "devbox-users.json" exported;
+  # users.json is world-readable (/etc and the Nix store): a webhook URL written into users.nix
+  # by mistake is left out of it (and refused by an assertion below); only an op:// reference
+  # of it may pass.
+  webhookSetting = exported.containers.notifyWebhook or null;
+  webhookIsReference = webhookSetting == null || lib.hasPrefix "op://" (toString webhookSetting);
+  publishedUsers =
+    if webhookIsReference then
+      exported
+    else
+      exported // { containers = removeAttrs exported.containers [ "notifyWebhook" ]; };
+  usersJson = json.generate "devbox-users.json" publishedUsers;
 
   # The Rust validator checks what Nix cannot (SSH key syntax, limits, reserved names). It runs
   # as a system check, so a broken users.nix fails `nixos-rebuild` with the validator's message.
@@ -76,6 +86,19 @@ in
         Path on the host of the 1Password service-account token. It is handed to devboxd with
         systemd `LoadCredential`, never copied to the Nix store: give a path as a string
         (for example from sops-nix or agenix), not a Nix path literal.
+      '';
+    };
+
+    notifyWebhookFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "/run/secrets/devbox-webhook-url";
+      description = ''
+        Path on the host of a file holding the URL that receives lifecycle notices (JSON POSTs).
+        The URL is a secret (whoever has it can post forged notices): it is handed to devboxd
+        with systemd `LoadCredential`, never copied to the Nix store or /etc. Give a path as a
+        string, not a Nix path literal. (Or store it in 1Password and set users.nix
+        `containers.notifyWebhook = "op://..."`.)
       '';
     };
 
@@ -151,6 +174,16 @@ in
         assertion =
           cfg.opServiceAccountTokenFile == null || lib.hasPrefix "/" cfg.opServiceAccountTokenFile;
         message = "services.devbox.orchestrator.opServiceAccountTokenFile must be an absolute path.";
+      }
+      {
+        assertion = webhookIsReference;
+        message = "users.nix containers.notifyWebhook holds the webhook URL itself, which every user could read in users.json; set services.devbox.orchestrator.notifyWebhookFile to a file holding it (or store it in 1Password and write its op:// reference).";
+      }
+      {
+        assertion =
+          cfg.notifyWebhookFile == null
+          || (lib.hasPrefix "/" cfg.notifyWebhookFile && !(isStorePath cfg.notifyWebhookFile));
+        message = "services.devbox.orchestrator.notifyWebhookFile must be an absolute path outside the Nix store (where every user can read it); give it as a string (e.g. from sops-nix or agenix).";
       }
       # FR-002: keys only, no root login, no passwords. Checked here too so a later mkForce
       # elsewhere cannot quietly turn them back on.
@@ -349,9 +382,13 @@ in
         RuntimeDirectoryMode = "0755";
         StateDirectory = "devbox";
         StateDirectoryMode = "0700";
-        LoadCredential = lib.optional (
-          cfg.opServiceAccountTokenFile != null
-        ) "op-service-account-token:${cfg.opServiceAccountTokenFile}";
+        # devboxd finds them as $CREDENTIALS_DIRECTORY/<name> (its defaults for opTokenFile and
+        # notifyWebhookFile).
+        LoadCredential =
+          lib.optional (
+            cfg.opServiceAccountTokenFile != null
+          ) "op-service-account-token:${cfg.opServiceAccountTokenFile}"
+          ++ lib.optional (cfg.notifyWebhookFile != null) "notify-webhook-url:${cfg.notifyWebhookFile}";
         UMask = "0077";
 
         # Hardening (after nixpkgs' syncthing module). No PrivateUsers: it would hide the callers'

@@ -77,7 +77,9 @@ pub struct ContainerPolicy {
     /// A container stopped for this many days is destroyed, volume included.
     #[serde(default = "defaults::stopped_destroy_days")]
     pub stopped_destroy_days: u32,
-    /// Optional URL that receives lifecycle notices as JSON POSTs.
+    /// Optional 1Password reference (`op://VAULT/ITEM/FIELD`) of the URL that receives lifecycle
+    /// notices as JSON POSTs. Never the URL itself: this file is readable by every user (give
+    /// the URL as a file to devboxd instead: `notifyWebhookFile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_webhook: Option<String>,
     /// Optional 1Password reference of a Tailscale API key, used to delete stale devices.

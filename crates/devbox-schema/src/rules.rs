@@ -461,29 +461,28 @@ fn check_containers(c: &Map<String, Value>, out: &mut Vec<Problem>) {
             ));
         }
     }
-    if let Some(url) = c.get("notifyWebhook").and_then(Value::as_str) {
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        if !matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
-        {
+    if let Some(r) = c.get("notifyWebhook").and_then(Value::as_str) {
+        // The URL itself is a secret (whoever has it can post forged notices) and users.json
+        // is readable by every user: only a 1Password reference belongs here.
+        if !is_op_reference(r) {
+            let is_url = r.starts_with("https://") || r.starts_with("http://");
             out.push(Problem::new(
                 "/containers/notifyWebhook",
                 "webhook-invalid",
-                "notifyWebhook is not an http(s) URL",
-                "write a full URL such as \"https://hooks.example.org/devbox\", or remove it",
+                if is_url {
+                    "notifyWebhook is the webhook URL itself, which would be readable by every user \
+                     (users.json is world-readable) and lets anyone post forged notices"
+                } else {
+                    "notifyWebhook is not a 1Password secret reference"
+                },
+                "give the URL to devboxd as a file (NixOS: services.devbox.orchestrator.notifyWebhookFile, \
+                 loaded with systemd LoadCredential), or store it in 1Password and write its reference \
+                 here, e.g. \"op://DevBox/devbox-webhook/url\"",
             ));
         }
     }
     if let Some(r) = c.get("tailscaleApiKeyRef").and_then(Value::as_str) {
-        let ok = r
-            .strip_prefix("op://")
-            .map(|rest| {
-                let parts: Vec<&str> = rest.split('/').collect();
-                (3..=4).contains(&parts.len()) && parts.iter().all(|p| !p.trim().is_empty())
-            })
-            .unwrap_or(false);
-        if !ok {
+        if !is_op_reference(r) {
             out.push(Problem::new(
                 "/containers/tailscaleApiKeyRef",
                 "op-reference-invalid",
@@ -493,6 +492,16 @@ fn check_containers(c: &Map<String, Value>, out: &mut Vec<Problem>) {
             ));
         }
     }
+}
+
+/// `op://VAULT/ITEM/FIELD` (or with a section: `op://VAULT/ITEM/SECTION/FIELD`).
+pub fn is_op_reference(r: &str) -> bool {
+    r.strip_prefix("op://")
+        .map(|rest| {
+            let parts: Vec<&str> = rest.split('/').collect();
+            (3..=4).contains(&parts.len()) && parts.iter().all(|p| !p.trim().is_empty())
+        })
+        .unwrap_or(false)
 }
 
 /// A container limit: a whole number from 1 to [`MAX_CONTAINERS`].

@@ -275,7 +275,9 @@ fn expectation(path: &str) -> (&'static str, &'static str) {
             ("a string such as \"4G\" or \"512M\"", "")
         }
         ["containers", "idleStopDays" | "stoppedDestroyDays"] => ("a whole number of days", ""),
-        ["containers", "notifyWebhook"] => ("an http(s) URL string (or leave it out)", ""),
+        ["containers", "notifyWebhook"] => {
+            ("an op://VAULT/ITEM/FIELD string (or leave it out)", "")
+        }
         ["containers", "tailscaleApiKeyRef"] => {
             ("an op://VAULT/ITEM/FIELD string (or leave it out)", "")
         }

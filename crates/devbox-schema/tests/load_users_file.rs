@@ -34,7 +34,7 @@ fn loads_a_valid_export() {
     assert_eq!(file.containers.max_global, 7);
     assert_eq!(
         file.containers.notify_webhook.as_deref(),
-        Some("https://hooks.example.org/devbox")
+        Some("op://DevBox/devbox-webhook/url")
     );
 }
 

@@ -59,6 +59,11 @@ pub struct Config {
     /// privileges). Turn off only for an image that offers sudo to `dev`.
     #[serde(default = "defaults::no_new_privileges")]
     pub no_new_privileges: bool,
+    /// File holding the notice webhook's URL (a secret: whoever has it can post notices); default
+    /// `$CREDENTIALS_DIRECTORY/notify-webhook-url` when that exists (systemd `LoadCredential`).
+    /// Alternatively users.nix `notifyWebhook` names it in 1Password (`op://...`).
+    #[serde(default)]
+    pub notify_webhook_file: Option<PathBuf>,
     /// Limits and brief cache of 1Password reads (per user and for the service account).
     #[serde(default)]
     pub op_rate_limit: crate::oplimit::OpRateLimit,
@@ -92,7 +97,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, opRateLimit, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, notifyWebhookFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, opRateLimit, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -196,6 +201,11 @@ impl Config {
         {
             return Err("`testClockFile`, `faultInjection` and `testBindMounts` are test hooks and are refused unless `testHooks` is true; remove them from a production config".into());
         }
+        if let Some(f) = &self.notify_webhook_file {
+            if !f.is_absolute() {
+                return Err("`notifyWebhookFile` must be an absolute path".into());
+            }
+        }
         if let Some(f) = &self.fault_injection {
             if !f.starts_with("crash-after:") {
                 return Err("`faultInjection` must be `crash-after:STEP`".into());
@@ -212,6 +222,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where the webhook URL is read from, if anywhere.
+    pub fn webhook_file(&self) -> Option<PathBuf> {
+        self.notify_webhook_file.clone().or_else(|| {
+            std::env::var_os("CREDENTIALS_DIRECTORY")
+                .map(|d| PathBuf::from(d).join("notify-webhook-url"))
+                .filter(|p| p.exists())
+        })
     }
 
     /// Where the service-account token is read from.

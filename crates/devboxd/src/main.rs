@@ -84,6 +84,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tailnet: config.tailnet.clone(),
         fault_injection: config.fault_injection.clone(),
         op_rate_limit: config.op_rate_limit.clone(),
+        notify_webhook_file: config.webhook_file(),
         confinement: devboxd::engine::Confinement {
             pids_limit: config.pids_limit,
             no_new_privileges: config.no_new_privileges,

@@ -82,6 +82,8 @@ pub struct Settings {
     pub confinement: crate::engine::Confinement,
     /// Limits and cache of 1Password reads.
     pub op_rate_limit: crate::oplimit::OpRateLimit,
+    /// The file holding the notice webhook's URL (a secret), if any.
+    pub notify_webhook_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -99,6 +101,7 @@ impl Default for Settings {
             binds: vec![],
             confinement: Default::default(),
             op_rate_limit: Default::default(),
+            notify_webhook_file: None,
         }
     }
 }

@@ -378,6 +378,8 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
     let sink = WebhookSink::start();
     let dir = tempfile::tempdir().unwrap();
     let clock_path = dir.path().join("now");
+    let webhook_file = dir.path().join("notify-webhook-url");
+    std::fs::write(&webhook_file, format!("{}\n", sink.url)).unwrap();
     // The test clock runs a day ahead of the wall clock, so the entrypoint's own (wall clock)
     // activity reports are older than every fake time and do not move the deadlines.
     let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 86_400).unwrap();
@@ -393,8 +395,9 @@ fn idle_stop_and_destroy_warn_once_at_exact_thresholds_and_keep_postpones() {
                 "testHooks": true,
                 "testClockFile": clock_path,
                 "reconcileIntervalSecs": 3600,
+                // The URL is a secret: a credential file, as LoadCredential gives it.
+                "notifyWebhookFile": webhook_file,
             }),
-            extra_policy: serde_json::json!({"notifyWebhook": sink.url}),
             ready_timeout_secs: READY_SECS,
             ..Options::default()
         },

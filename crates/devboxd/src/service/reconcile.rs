@@ -8,6 +8,7 @@ use devbox_api::{
     PlanItem, PlannedAction, PlannedNotice,
 };
 use jiff::{SignedDuration, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{Service, LABEL_CREATED, LABEL_OWNER};
 use crate::clock::Clock;
@@ -187,7 +188,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             s.notices.push(n);
         })?;
         tracing::info!(target: "devbox::audit", user = %notice.owner, container = %notice.container, kind = ?notice.kind, "notice");
-        if let Some(url) = &self.users.file.containers.notify_webhook {
+        if let Some(url) = self.webhook_url().await {
             let email = self
                 .users
                 .file
@@ -204,11 +205,47 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 "deadline": notice.deadline,
                 "createdAt": notice.created_at,
             });
-            if let Err(e) = self.tailnet.http.post_json(url, &body).await {
+            if let Err(e) = self
+                .tailnet
+                .http
+                .post_json(url.expose_secret(), &body)
+                .await
+            {
                 tracing::warn!(container = %notice.container, error = %e, "webhook failed (the notice is still shown by devbox-ctl)");
             }
         }
         Ok(())
+    }
+
+    /// The webhook URL, a secret like the keys: from its credential file (`notifyWebhookFile`),
+    /// else from 1Password (users.nix `notifyWebhook = "op://..."`), else none.
+    async fn webhook_url(&self) -> Option<SecretString> {
+        if let Some(path) = &self.settings.notify_webhook_file {
+            return match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let text = SecretString::from(text);
+                    let url = text.expose_secret().trim();
+                    if url.starts_with("https://") || url.starts_with("http://") {
+                        Some(SecretString::from(url.to_string()))
+                    } else {
+                        tracing::warn!(file = %path.display(), "the webhook file does not hold an http(s) URL; no webhook sent");
+                        None
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "cannot read the webhook file; no webhook sent");
+                    None
+                }
+            };
+        }
+        let reference = self.users.file.containers.notify_webhook.as_deref()?;
+        match self.read_secret(&Caller::system(), reference, false).await {
+            Ok(url) => Some(url),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the webhook URL from 1Password; no webhook sent");
+                None
+            }
+        }
     }
 
     /// The caller's notices.
