@@ -506,3 +506,85 @@ fn a_kept_volume_expires_with_the_notice_first_and_its_range_is_reused() {
         Some(base.as_str())
     );
 }
+
+/// A local HTTP receiver: the body of each POST, in order.
+fn webhook_sink() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hook/SECRET-PATH-CANARY",
+        listener.local_addr().unwrap()
+    );
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let b = bodies.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut len) = (String::new(), 0usize);
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; len];
+            if reader.read_exact(&mut body).is_ok() {
+                b.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).to_string());
+            }
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+/// The webhook URL named in users.nix by its 1Password reference: read through `op` (never in
+/// users.json), the notices of kept volumes reach it, and it never shows in the daemon's log.
+#[host_test]
+fn the_webhook_url_comes_from_1password_and_kept_volume_notices_reach_it() {
+    let _serial = RANGES.lock().unwrap_or_else(|e| e.into_inner());
+    let (url, bodies) = webhook_sink();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("now");
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 86_400).unwrap();
+    std::fs::write(&clock, t0.to_string()).unwrap();
+    let reference = "op://DevBox/devbox-webhook/url";
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({
+                "testHooks": true, "testClockFile": clock, "reconcileIntervalSecs": 3600,
+            }),
+            extra_policy: serde_json::json!({"notifyWebhook": reference}),
+            extra_items: vec![(reference.to_string(), url.clone())],
+            ..Options::default()
+        },
+    );
+    let (alice, admin) = (w.user(0), w.user(1));
+    let name = w.name("hook");
+    ok(w.ctl_as(alice, &["create", &name, "--no-start"]));
+    ok(w.ctl_as(alice, &["destroy", &name, "--keep-volume", "--yes"]));
+    let warn_at = t0
+        .checked_add(jiff::SignedDuration::from_hours(14 * 24 - 24))
+        .unwrap();
+    std::fs::write(&clock, warn_at.to_string()).unwrap();
+    ok(w.ctl_as(admin, &["gc"]));
+    devbox_test_kit::poll_until(std::time::Duration::from_secs(15), "webhook", || {
+        (!bodies.lock().unwrap().is_empty()).then_some(())
+    })
+    .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(body["kind"], "destroy-warning");
+    assert_eq!(body["container"], name.as_str());
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("kept home volume"));
+    let users_json = std::fs::read_to_string(w.dir.path().join("users.json")).unwrap();
+    assert!(!users_json.contains("SECRET-PATH-CANARY"));
+    assert!(
+        !w.daemon_log().contains("SECRET-PATH-CANARY"),
+        "the webhook URL in the daemon's log"
+    );
+}
