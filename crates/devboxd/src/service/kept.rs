@@ -68,7 +68,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Refuses one more kept volume for `owner` at the cap, saying which to remove and how.
-    /// `new_volume_for`: the create or destroy that would add one (for the message).
+    /// `what`: the create or destroy that would add one (for the message).
     pub(crate) async fn check_kept_cap(
         &self,
         caller: &Caller,
