@@ -35,10 +35,8 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
-      darwinSystems = [
-        "aarch64-darwin"
-        "x86_64-darwin"
-      ];
+      # nixpkgs 26.11 dropped x86_64-darwin (legacyPackages.x86_64-darwin throws).
+      darwinSystems = [ "aarch64-darwin" ];
       forSystems = systems: f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
 
       # The Rust workspace, built with crane: ONE buildDepsOnly whose artifacts every package
@@ -156,13 +154,29 @@
         };
 
       # Pure checks (checks/pure/*.nix evaluate to true or throw): evaluated while the flake is
-      # checked, so they need no Nix inside the build sandbox.
+      # checked, so they need no Nix inside the build sandbox. A check that is a function gets
+      # nixpkgs' lib and the locked upstream trees, as scripts/check-nix.sh gives it the pinned
+      # copies offline.
+      pureCheckUpstream = {
+        home-manager = home-manager.outPath;
+        nix-darwin = nix-darwin.outPath;
+        nixos-wsl = nixos-wsl.outPath;
+        nixpkgs = nixpkgs.outPath;
+      };
       pureChecksFor =
         pkgs:
         lib.mapAttrs' (
           file: _:
           let
-            result = import (./checks/pure + "/${file}");
+            check = import (./checks/pure + "/${file}");
+            result =
+              if builtins.isFunction check then
+                check {
+                  inherit lib;
+                  upstream = pureCheckUpstream;
+                }
+              else
+                check;
           in
           lib.nameValuePair "pure-${lib.removeSuffix ".nix" file}" (
             assert lib.assertMsg (result == true) "checks/pure/${file} did not evaluate to true";
