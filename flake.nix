@@ -191,20 +191,30 @@
 
       nixosModules = {
         # The module receives its packages from this flake (as lanzaboote and sops-nix do).
-        orchestrator =
-          { lib, pkgs, ... }:
-          let
-            packages = self.packages.${pkgs.stdenv.hostPlatform.system};
-          in
-          {
-            imports = [ ./modules/nixos/orchestrator.nix ];
-            services.devbox.orchestrator = {
-              package = lib.mkDefault packages.devboxd;
-              ctlPackage = lib.mkDefault packages.devbox-ctl;
-              schemaPackage = lib.mkDefault packages.devbox-schema;
-              image = lib.mkDefault packages.devcontainer;
-            };
-          };
+        # `key`: the module system imports a module with a known key once, so importing both
+        # nixosModules.default and nixosModules.orchestrator (or either twice) is harmless;
+        # without it, the package defaults below were "defined multiple times".
+        orchestrator = {
+          key = "nix-devbox#nixosModules.orchestrator";
+          _file = "${toString ./flake.nix}#nixosModules.orchestrator";
+          imports = [
+            ./modules/nixos/orchestrator.nix
+            (
+              { lib, pkgs, ... }:
+              let
+                packages = self.packages.${pkgs.stdenv.hostPlatform.system};
+              in
+              {
+                services.devbox.orchestrator = {
+                  package = lib.mkDefault packages.devboxd;
+                  ctlPackage = lib.mkDefault packages.devbox-ctl;
+                  schemaPackage = lib.mkDefault packages.devbox-schema;
+                  image = lib.mkDefault packages.devcontainer;
+                };
+              }
+            )
+          ];
+        };
         desktop = ./modules/nixos/desktop.nix;
         profile = ./modules/nixos/profile.nix;
         default = self.nixosModules.orchestrator;

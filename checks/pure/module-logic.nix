@@ -43,6 +43,7 @@ let
         };
       };
       networking.firewall.enable = true;
+      networking.nftables.enable = false;
       virtualisation.podman = {
         dockerSocket.enable = false;
         package = pkg "podman";
@@ -182,7 +183,13 @@ builtins.all (x: x) [
   (check (failing {
     wsl.enable = true;
     wsl.defaultUser = "alice";
-  } == [ ]) "under WSL the users.nix user with uid 1000 may be the default user")
+    networking.nftables.enable = true;
+  } == [ ]) "under WSL the users.nix admin with uid 1000 may be the default user")
+  (check (refusedWith {
+    wsl.enable = true;
+    wsl.defaultUser = "bob";
+    networking.nftables.enable = true;
+  } "passwordless sudo") "under WSL a users.nix person who is not an admin may not be the default user")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "${builtins.storeDir}/abc-token"; } "Nix store") "a token file in the store must be refused")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = null; } "must be set") "the token file is required")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "secrets/token"; } "absolute") "the token path must be absolute")
@@ -228,6 +235,11 @@ builtins.all (x: x) [
   (check (!(o.systemd.services.devboxd.environment ? OP_SERVICE_ACCOUNT_TOKEN)) "no token in devboxd's environment")
   # The image loader.
   (check (contains "${out "image"} [|] podman load" o.systemd.services.devbox-image-load.script && contains "already loaded" o.systemd.services.devbox-image-load.script) "the loader pipes the image into podman load and skips an unchanged image")
+  # ... and removes the other tags of the image's repository (old images), keeping ones in use.
+  (check (
+    contains "podman rmi \"[$]old\"" o.systemd.services.devbox-image-load.script
+    && contains "= localhost/devbox-devcontainer ] && \\[ \"[$]old\" != localhost/devbox-devcontainer:0123abcd ]" o.systemd.services.devbox-image-load.script
+  ) "the loader removes older images of the same repository, never the one it loaded")
   (check (contains "devbox-ctl notices --login" o.environment.loginShellInit.content && contains "[|][|] true" o.environment.loginShellInit.content) "the login notice hook never fails a login")
 
   # Desktop.

@@ -21,7 +21,7 @@ let
 
   # The options one of our module files sets, found by walking the file's own `config` (with
   # mkIf/mkMerge/mkDefault/mkOrder resolved against the evaluated configuration) down the
-  # evaluated option tree, into submodules (users.users.<name>.uid counts as its own option).
+  # evaluated option tree, into submodules (users.users.<name>.uid counts as one option).
   # Returns { name = "a.b.c"; loc; declarations; type; def; } for every option reached; definitions that
   # reach no option are left to `_module.check`, which refuses them when the value is forced.
   strip =
@@ -41,16 +41,20 @@ let
     a: b:
     a
     // lib.mapAttrs (n: v: if a ? ${n} && lib.isAttrs a.${n} && lib.isAttrs v then mergeKeys a.${n} v else v) b;
+  # Module structure, not options (programs.git.config IS an option: "config" is not here).
   structural = [
     "imports"
     "_file"
     "_module"
-    "options"
-    "config"
     "key"
   ];
+  # `raw` is our definition as written (mkIf, mkDefault, ... kept for mergeDefinitions);
+  # `defs` the same with those resolved, to descend into.
   walk =
-    opts: defs:
+    opts: raw:
+    let
+      defs = strip raw;
+    in
     if lib.isOption opts then
       let
         type = opts.type;
@@ -58,7 +62,7 @@ let
         leaf = {
           name = lib.showOption opts.loc;
           inherit (opts) loc declarations type;
-          def = defs;
+          def = raw;
         };
         # Into a submodule's options; keys it does not declare (a freeform submodule such as
         # services.aerospace.settings) count the submodule option itself.
@@ -68,7 +72,7 @@ let
             let
               keys = lib.attrNames (removeAttrs d structural);
             in
-            lib.concatMap (n: walk sub.${n} (strip d.${n})) (lib.filter (n: sub ? ${n}) keys)
+            lib.concatMap (n: walk sub.${n} d.${n}) (lib.filter (n: sub ? ${n}) keys)
             ++ lib.optional (lib.any (n: !(sub ? ${n})) keys) leaf
           else
             [ leaf ];
@@ -85,13 +89,14 @@ let
         && lib.isAttrs defs
       then
         lib.concatLists (
-          lib.mapAttrsToList (n: d: viaSub (elem.getSubOptions (opts.loc ++ [ n ])) (strip d)) defs
+          # Sub-options shown as users.users.<name>.uid: one option, however many users.
+          lib.mapAttrsToList (_: d: viaSub (elem.getSubOptions (opts.loc ++ [ "<name>" ])) (strip d)) defs
         )
       else
         [ leaf ]
     else if lib.isAttrs opts && lib.isAttrs defs then
       lib.concatLists (
-        lib.mapAttrsToList (n: v: if opts ? ${n} then walk opts.${n} (strip v) else [ ]) (
+        lib.mapAttrsToList (n: v: if opts ? ${n} then walk opts.${n} v else [ ]) (
           removeAttrs defs structural
         )
       )
@@ -107,7 +112,7 @@ let
       eval,
       file,
       args ? { },
-      isUpstream ? decl: !(ours decl),
+      isUpstream ? decl: !(ours decl) || lib.hasPrefix mirrored decl,
     }:
     let
       module = import file (
@@ -118,7 +123,7 @@ let
         }
         // args
       );
-      found = walk eval.options (strip (module.config or { }));
+      found = walk eval.options (module.config or { });
       upstreamOnes = lib.filter (
         o: o.declarations != [ ] && lib.all (d: isUpstream (toString d)) o.declarations
       ) found;
@@ -134,7 +139,7 @@ let
             file = toString file;
             value = o.def;
           }
-        ]).mergedValue;
+        ]).optionalValue;
       values = map force upstreamOnes;
     in
     builtins.deepSeq values names;
@@ -187,12 +192,59 @@ let
       ];
     };
 
+  # NixOS: the mirrored declarations, nixpkgs' real assertions/meta modules, stub packages.
+  nixosPkgs = import ./stub-pkgs.nix {
+    inherit lib;
+    path = upstream.nixpkgs;
+    extraNames = [
+      "devboxd"
+      "devbox-ctl"
+      "devbox-schema"
+      "hyprland"
+    ];
+  };
+  nixos =
+    modules:
+    lib.evalModules {
+      class = "nixos";
+      # NixOS-WSL reads nixpkgs' users-groups.nix from here, only when
+      # system.activationScripts.users is built (never in these checks).
+      specialArgs.modulesPath = toString (upstream.nixpkgs + "/nixos/modules");
+      modules = [
+        ./nixos-options.nix
+        (upstream.nixpkgs + "/nixos/modules/misc/assertions.nix")
+        (upstream.nixpkgs + "/nixos/modules/misc/meta.nix")
+        {
+          _module.args = {
+            pkgs = nixosPkgs;
+            utils = { };
+          };
+        }
+      ]
+      ++ modules;
+    };
+  # What the flake's nixosModules.orchestrator adds to modules/nixos/orchestrator.nix: the
+  # packages (here stand-ins named like this flake's builds).
+  orchestratorPackages = {
+    services.devbox.orchestrator = {
+      package = nixosPkgs.devboxd;
+      ctlPackage = nixosPkgs.devbox-ctl;
+      schemaPackage = nixosPkgs.devbox-schema;
+      image = nixosPkgs.dockerTools.streamLayeredImage { name = "devbox-devcontainer"; };
+    };
+  };
+  nixosWsl = upstream.nixos-wsl + "/modules";
+
   failedAssertions = eval: map (a: a.message) (lib.filter (a: !a.assertion) eval.config.assertions);
 in
 {
   inherit
     homeManager
     darwin
+    nixos
+    nixosPkgs
+    orchestratorPackages
+    nixosWsl
     optionsSetBy
     failedAssertions
     ;

@@ -4,8 +4,41 @@
 { lib, upstream }:
 let
   evals = import ./upstream-evals.nix { inherit lib upstream; };
+  orchestrator = evals.nixos [
+    ../../modules/nixos/orchestrator.nix
+    evals.orchestratorPackages
+    {
+      services.devbox.orchestrator = {
+        enable = true;
+        usersFile = ../../examples/users.nix;
+        opServiceAccountTokenFile = "/run/keys/op-service-account-token";
+      };
+    }
+  ];
+  desktop = evals.nixos [
+    ../../modules/nixos/desktop.nix
+    {
+      users.users.alice.isNormalUser = true;
+      services.devbox.desktop = {
+        enable = true;
+        user = "alice";
+      };
+    }
+  ];
 in
 {
+  "modules/nixos/orchestrator.nix (mirrored nixpkgs declarations)" = evals.optionsSetBy {
+    eval = orchestrator;
+    file = ../../modules/nixos/orchestrator.nix;
+  };
+  "modules/nixos/desktop.nix (mirrored nixpkgs declarations)" = evals.optionsSetBy {
+    eval = desktop;
+    file = ../../modules/nixos/desktop.nix;
+  };
+  "modules/nixos/profile.nix (mirrored nixpkgs declarations)" = evals.optionsSetBy {
+    eval = desktop;
+    file = ../../modules/nixos/profile.nix;
+  };
   "modules/home/devbox.nix (home-manager)" = evals.optionsSetBy {
     eval = evals.homeManager;
     file = ../../modules/home/devbox.nix;

@@ -30,7 +30,8 @@ let
         touch $out
       '';
 
-  imageRef = "localhost/${cfg.image.imageName or "devbox-devcontainer"}:${cfg.image.imageTag}";
+  imageRepo = "localhost/${cfg.image.imageName or "devbox-devcontainer"}";
+  imageRef = "${imageRepo}:${cfg.image.imageTag}";
 
   daemonConfig = {
     usersFile = "/etc/devbox/users.json";
@@ -172,10 +173,26 @@ in
         assertion = config.networking.firewall.enable || isWsl;
         message = "The devbox orchestrator keeps the firewall on (networking.firewall.enable).";
       }
+      # NixOS-WSL disables firewall.service (its modules/systemd/default.nix) but leaves
+      # nftables.service alone: with networking.nftables.enable the NixOS firewall's rules are
+      # loaded by nftables.service, so they hold under WSL too.
+      {
+        assertion = !isWsl || !config.networking.firewall.enable || config.networking.nftables.enable;
+        message = "Under WSL, NixOS-WSL disables firewall.service, so networking.firewall rules would silently not be applied: keep networking.nftables.enable = true (the orchestrator's default there), or turn networking.firewall.enable off and rely on Windows Defender Firewall.";
+      }
       {
         assertion =
           !isWsl || wslDefaultUser == null || users ? ${wslDefaultUser} || uid1000Owners == [ ];
-        message = "Under WSL, NixOS-WSL gives wsl.defaultUser (\"${toString wslDefaultUser}\") uid 1000, which users.nix gives to ${lib.concatStringsSep ", " uid1000Owners}: set wsl.defaultUser to that user.";
+        message = "Under WSL, NixOS-WSL gives wsl.defaultUser (\"${toString wslDefaultUser}\") uid 1000, which users.nix gives to ${lib.concatStringsSep ", " uid1000Owners}: make that person the default user (if they are an admin) or give them another uid.";
+      }
+      # NixOS-WSL puts wsl.defaultUser in wheel, and sudo there asks no password: only an admin
+      # of users.nix may be that user. Anyone else gets a dedicated console account (a name
+      # not in users.nix, e.g. NixOS-WSL's default "nixos": no SSH key, no password, reachable
+      # only from Windows, which can open a root shell with `wsl -u root` anyway).
+      {
+        assertion =
+          !isWsl || wslDefaultUser == null || !(users ? ${wslDefaultUser}) || (users.${wslDefaultUser}.isAdmin or false);
+        message = "Under WSL, wsl.defaultUser = \"${toString wslDefaultUser}\" would make a users.nix person who is not an admin a member of wheel with passwordless sudo (NixOS-WSL's modules/wsl-distro.nix): choose an admin of users.nix, or a console account that is not in users.nix (NixOS-WSL's default \"nixos\").";
       }
       # Podman's API socket is root-equivalent: only devboxd may use it.
       {
@@ -184,7 +201,7 @@ in
       }
       {
         assertion =
-          config.users.groups.podman.members == [ ]
+          (config.users.groups.podman.members or [ ]) == [ ]
           && lib.all (u: !(lib.elem "podman" u.extraGroups || lib.elem "docker" u.extraGroups)) (
             lib.attrValues config.users.users
           );
@@ -216,11 +233,11 @@ in
       };
     };
 
-    # On everywhere. Under WSL only as a default: NixOS-WSL leaves the firewall alone (its
-    # modules/wsl-distro.nix sets no networking.firewall), and a WSL host may turn it off and
-    # rely on Windows Defender Firewall without mkForce; the assertion above allows that there
-    # only.
+    # On everywhere. Under WSL only as a default, so a WSL host may turn it off and rely on
+    # Windows Defender Firewall without mkForce (the assertion above allows that there only).
     networking.firewall.enable = if isWsl then lib.mkDefault true else true;
+    # Under WSL the firewall's rules are applied through nftables.service (see the assertion).
+    networking.nftables.enable = lib.mkIf isWsl (lib.mkDefault true);
 
     # Users from users.nix, admins in wheel. Admins have no password, so sudo must not ask one.
     # A missing required field falls back here so that evaluation goes on and the validator (a
@@ -278,7 +295,10 @@ in
 
     # Load the image into Podman at boot and whenever it changes (the unit's command line names
     # the image's store path, so a new image restarts it on switch). A stamp file skips the
-    # load when Podman already has this exact image.
+    # load when Podman already has this exact image. Then every other tag of the image's
+    # repository is removed, so /var/lib/containers does not grow with each image change; an
+    # image a container still uses stays (podman rmi refuses it without --force) and goes on a
+    # later run, once devboxd has recreated that container.
     systemd.services.devbox-image-load = {
       description = "Load the nix-devbox dev container image into Podman";
       wantedBy = [ "multi-user.target" ];
@@ -296,15 +316,25 @@ in
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
           && podman image exists ${lib.escapeShellArg imageRef}; then
           echo "image ${imageRef} already loaded"
-          exit 0
+        else
+          ${cfg.image} | podman load
+          if ! podman image exists ${lib.escapeShellArg imageRef}; then
+            echo "podman load did not produce ${imageRef}" >&2
+            exit 1
+          fi
+          printf '%s' "$want" > "$stamp.tmp"
+          mv "$stamp.tmp" "$stamp"
         fi
-        ${cfg.image} | podman load
-        if ! podman image exists ${lib.escapeShellArg imageRef}; then
-          echo "podman load did not produce ${imageRef}" >&2
-          exit 1
-        fi
-        printf '%s' "$want" > "$stamp.tmp"
-        mv "$stamp.tmp" "$stamp"
+        podman images --noheading --format '{{.Repository}}:{{.Tag}}' \
+          | while IFS= read -r old; do
+              if [ "''${old%:*}" = ${lib.escapeShellArg imageRepo} ] && [ "$old" != ${lib.escapeShellArg imageRef} ]; then
+                if podman rmi "$old" >/dev/null; then
+                  echo "removed the old image $old"
+                else
+                  echo "kept the old image $old (a container still uses it)"
+                fi
+              fi
+            done
       '';
     };
 
