@@ -59,6 +59,18 @@ while IFS= read -r -d '' f; do
 done < <(git ls-files -z '*.nix' ':!:crates/*/tests/**')
 echo "checked $paths_checked path references in .nix files"
 
+# Files of checks/ cited in comments and docs exist (a comment once sent readers to a check
+# file that did not exist).
+cited=0
+while IFS= read -r ref; do
+  cited=$((cited + 1))
+  file=${ref#*:}
+  if [ ! -e "$file" ]; then
+    echo "CITED FILE MISSING: ${ref%%:*} cites $file"; fail=1
+  fi
+done < <(git grep -oE 'checks/(pure|support|vm)/[A-Za-z0-9_.-]+[.]nix' -- '*.nix' '*.md' '*.sh' | sort -u)
+echo "checked $cited citations of checks/ files"
+
 # --- flake.lock ---------------------------------------------------------------------------
 # A flake in a git repository sees tracked files only: an untracked flake.lock is ignored and
 # Nix would try to lock (fetch) every input.
