@@ -216,13 +216,15 @@ in
           options = {
             PasswordAuthentication = opt (types.nullOr types.bool) true;
             KbdInteractiveAuthentication = opt (types.nullOr types.bool) true;
-            PermitRootLogin = opt (types.enum [
-              "yes"
-              "without-password"
-              "prohibit-password"
-              "forced-commands-only"
-              "no"
-            ]) "prohibit-password";
+            PermitRootLogin = opt (types.nullOr (
+              types.enum [
+                "yes"
+                "without-password"
+                "prohibit-password"
+                "forced-commands-only"
+                "no"
+              ]
+            )) "prohibit-password";
             AllowUsers = opt (types.nullOr (types.listOf types.str)) null;
             AllowGroups = opt (types.nullOr (types.listOf types.str)) null;
           };
@@ -296,7 +298,13 @@ in
     # nixos/modules/programs/git.nix
     programs.git = {
       enable = enable;
-      config = opt (types.either (types.attrsOf types.anything) (types.listOf (types.attrsOf types.anything))) [ ];
+      # gitini = attrsOf (attrsOf anything); a list keeps sections in order.
+      config = opt (
+        let
+          gitini = types.attrsOf (types.attrsOf types.anything);
+        in
+        types.either gitini (types.listOf gitini)
+      ) [ ];
     };
     # nixos/modules/programs/zsh/zsh.nix
     programs.zsh.enable = enable;
@@ -329,8 +337,20 @@ in
     # nixos/modules/services/networking/tailscale.nix
     services.tailscale = {
       enable = enable;
+      package = opt types.package pkgs.tailscale;
+      authKeyFile = opt (types.nullOr types.path) null;
       extraUpFlags = strList;
       extraSetFlags = strList;
+      extraDaemonFlags = strList;
+      interfaceName = opt types.str "tailscale0";
+      openFirewall = enable;
+      port = opt types.port 41641;
+      useRoutingFeatures = opt (types.enum [
+        "none"
+        "client"
+        "server"
+        "both"
+      ]) "none";
     };
 
     # Set or read by NixOS-WSL's modules (the WSL evaluation only).
