@@ -10,7 +10,8 @@
 # The pinned trees come from DEVBOX_NIX_UPSTREAM (default: ../shared/nix/upstream next to the
 # repository, when it exists), laid out as
 #   nixpkgs-lib/lib  nixpkgs-modules-misc/  home-manager/  nix-darwin/  nixos-wsl/
-# Without them, every check that needs them is reported SKIPPED (never as passed).
+# Without them (or with DEVBOX_NIX_UPSTREAM=none), every check that needs them is reported
+# SKIPPED with a count (never as passed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +91,8 @@ fi
 # --- the pinned upstream trees --------------------------------------------------------------
 upstream=${DEVBOX_NIX_UPSTREAM:-}
 if [ -z "$upstream" ] && [ -d ../shared/nix/upstream ]; then upstream=../shared/nix/upstream; fi
+# DEVBOX_NIX_UPSTREAM=none: run as a machine without the trees would (everything they need SKIPPED).
+if [ "$upstream" = none ]; then upstream=; fi
 have_upstream=0
 if [ -n "$upstream" ]; then
   missing=
@@ -191,11 +194,20 @@ fi
 if [ "$have_upstream" = 1 ]; then
   counts=
   if nix_eval counts --eval --strict --json "${lib_args[@]}" "${upstream_args[@]}" checks/support/upstream-option-counts.nix; then
-    printf '%s' "$counts" | python3 -c '
-import json, sys
+    # docs/nix-flake.md lists the same counts; a stale row fails.
+    if ! printf '%s' "$counts" | python3 -c '
+import json, re, sys
+doc = open("docs/nix-flake.md").read()
+ok = True
 for module, names in json.load(sys.stdin).items():
     print("options checked against an upstream declaration: %3d  %s" % (len(names), module))
-'
+    path = module.split()[0]
+    row = re.search(r"^\| `" + re.escape(path) + r"` \|.*\| (\d+) \|$", doc, re.M)
+    if not row or int(row.group(1)) != len(names):
+        print("DOCS STALE: docs/nix-flake.md must list %d options checked for %s" % (len(names), path))
+        ok = False
+sys.exit(0 if ok else 1)
+'; then fail=1; fi
   else
     echo "OPTION COUNT FAILED:"; show_stderr; fail=1
   fi
