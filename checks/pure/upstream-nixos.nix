@@ -74,6 +74,35 @@ let
   ];
 
   counted = file: eval: evals.optionsSetBy { inherit eval file; };
+
+  # Issue 17: the host on the tailnet, users without keys, console bootstrap hashes.
+  withUsers =
+    usersFile: extra:
+    nixos (
+      [
+        outputs.nixosModules.orchestrator
+        {
+          services.devbox.orchestrator = {
+            enable = true;
+            inherit usersFile;
+            opServiceAccountTokenFile = "/var/lib/secrets/op-service-account-token";
+          };
+        }
+      ]
+      ++ extra
+    );
+  cases = ../../crates/devbox-schema/tests/cases/valid;
+  onTailnet = withUsers (cases + "/tailscale-ssh-without-keys.nix") [
+    {
+      services.devbox.orchestrator.tailscale = {
+        enable = true;
+        loginServer = "http://headscale:8080";
+      };
+    }
+  ];
+  ts = onTailnet.config.services.tailscale;
+  fetch = onTailnet.config.systemd.services.devbox-tailscale-authkey;
+  hashes = withUsers (cases + "/initial-hashed-passwords.nix") [ ];
 in
 builtins.all (x: x) [
   # Bare metal.
@@ -109,6 +138,32 @@ builtins.all (x: x) [
   ]) == [ ]) "under WSL the firewall may be off (Windows Defender Firewall)")
   (check (refusedWith (wsl { defaultUser = "bob"; }) "passwordless sudo") "a non-admin of users.nix must not be wsl.defaultUser")
   (check (refusedWith (wsl { }) "uid 1000") "NixOS-WSL's own default user must not collide with users.nix's uid 1000")
+
+  # The orchestrator on the tailnet (Tailscale SSH), users without SSH keys.
+  (check (failed onTailnet == [ ]) "the orchestrator on the tailnet fails assertions: ${builtins.toJSON (failed onTailnet)}")
+  (check (ts.enable && ts.authKeyFile == "/run/devbox-tailscale-authkey/authkey") "services.tailscale with the key file under /run")
+  (check (!(lib.hasPrefix builtins.storeDir (toString ts.authKeyFile))) "the auth key file is not in the Nix store")
+  (check (
+    ts.extraUpFlags == [
+      "--ssh"
+      "--advertise-tags=tag:devbox-orchestrator"
+      "--login-server=http://headscale:8080"
+    ]
+    && ts.extraSetFlags == [ "--ssh" ]
+  ) "tailscale up/set flags: Tailscale SSH, the orchestrator tag, the login server: ${builtins.toJSON ts.extraUpFlags}")
+  (check (
+    lib.elem "tailscaled-autoconnect.service" fetch.before
+    && lib.elem "devbox-tailscale-authkey.service" onTailnet.config.systemd.services.tailscaled-autoconnect.after
+    && fetch.serviceConfig.LoadCredential == [ "op-service-account-token:/var/lib/secrets/op-service-account-token" ]
+    && fetch.serviceConfig.UMask == "0277"
+    && lib.hasInfix "op read op://DevBox/devbox-orchestrator-tailscale-authkey/password > /run/devbox-tailscale-authkey/authkey.tmp" fetch.script
+  ) "the auth key is read with op before tailscaled-autoconnect, 0400, through the credential")
+  (check (onTailnet.config.users.users.bob.openssh.authorizedKeys.keys == [ ] && onTailnet.config.services.openssh.settings.PasswordAuthentication == false) "a Tailscale-SSH-only user has no key, and passwords stay off")
+  (check (refusedWith (withUsers (cases + "/tailscale-ssh-without-keys.nix") [ ]) "tailscale.enable is false") "users without keys need the orchestrator on the tailnet")
+  # Console bootstrap hashes reach users.users, not devboxd's users.json.
+  (check (lib.hasPrefix "$y$" hashes.config.users.users.alice.initialHashedPassword && lib.hasPrefix "$6$" hashes.config.users.users.bob.initialHashedPassword) "initialHashedPassword reaches users.users")
+  (check (bare.config.users.users.bob.initialHashedPassword == null) "no hash, no initial password")
+  (check (!(lib.hasInfix "initialHashedPassword" (builtins.toJSON hashes.config.environment.etc."devbox/users.json".source.value))) "devboxd's users.json carries no password hash")
 
   # Desktop and the shared profile it imports.
   (check (failed desktop == [ ]) "a correct desktop fails assertions: ${builtins.toJSON (failed desktop)}")

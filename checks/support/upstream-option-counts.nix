@@ -10,8 +10,10 @@ let
     {
       services.devbox.orchestrator = {
         enable = true;
-        usersFile = ../../examples/users.nix;
+        # A users.nix with console hashes, and the host on the tailnet: every option reached.
+        usersFile = ../../crates/devbox-schema/tests/cases/valid/initial-hashed-passwords.nix;
         opServiceAccountTokenFile = "/run/keys/op-service-account-token";
+        tailscale.enable = true;
       };
     }
   ];
