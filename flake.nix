@@ -345,6 +345,7 @@
             vm-orchestrator-boot = import ./checks/vm/orchestrator-boot.nix vmTestArgs;
             vm-container-lifecycle = import ./checks/vm/container-lifecycle.nix vmTestArgs;
             vm-reboot-restores = import ./checks/vm/reboot-restores.nix vmTestArgs;
+            vm-orchestrator-tailscale-ssh = import ./checks/vm/orchestrator-tailscale-ssh.nix vmTestArgs;
           }
         )
         // forSystems darwinSystems (pkgs: {

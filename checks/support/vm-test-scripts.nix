@@ -11,9 +11,12 @@ let
     testers.runNixOSTest = args: args;
   };
   self = { };
-  nodes.devbox.services.devbox.orchestrator.image = {
-    imageName = "devbox-devcontainer";
-    imageTag = "0123abcd";
+  nodes = {
+    devbox.services.devbox.orchestrator.image = {
+      imageName = "devbox-devcontainer";
+      imageTag = "0123abcd";
+    };
+    headscale.networking.primaryIPAddress = "192.168.1.3";
   };
   render =
     file:
@@ -26,4 +29,5 @@ in
   orchestrator-boot = render ../vm/orchestrator-boot.nix;
   container-lifecycle = render ../vm/container-lifecycle.nix;
   reboot-restores = render ../vm/reboot-restores.nix;
+  orchestrator-tailscale-ssh = render ../vm/orchestrator-tailscale-ssh.nix;
 }

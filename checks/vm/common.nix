@@ -8,14 +8,12 @@ let
 
   # users.nix of the tests (./users.nix) with the pinned nixpkgs' snake-oil public keys: alice
   # the ECDSA pair, bob the Ed25519 pair. builtins.toFile: a plain file, no build at evaluation.
-  usersFile = builtins.toFile "devbox-vm-users.nix" (
-    lib.generators.toPretty { } (
-      import ./users.nix {
-        alicePublicKey = snakeOil.snakeOilPublicKey;
-        bobPublicKey = snakeOil.snakeOilEd25519PublicKey;
-      }
-    )
-  );
+  vmUsers = import ./users.nix {
+    alicePublicKey = snakeOil.snakeOilPublicKey;
+    bobPublicKey = snakeOil.snakeOilEd25519PublicKey;
+  };
+  mkUsersFile = users: builtins.toFile "devbox-vm-users.nix" (lib.generators.toPretty { } users);
+  usersFile = mkUsersFile vmUsers;
 
   # The 1Password service-account token of the tests: a canary that must never appear in a
   # container's inspect output, environment or logs.
@@ -58,7 +56,14 @@ let
   stunPort = 3478;
 in
 {
-  inherit snakeOil opTokenCanary fakeOp;
+  inherit
+    snakeOil
+    opTokenCanary
+    fakeOp
+    vmUsers
+    mkUsersFile
+    headscalePort
+    ;
 
   # The control server, plain HTTP inside the test network, with headscale's embedded DERP
   # server (as nixpkgs' nixos/tests/headscale.nix has it). A DERP region is not optional:
