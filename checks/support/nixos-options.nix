@@ -331,7 +331,7 @@ in
       enable = enable;
       extraPackages = packages;
     };
-    # nixos/modules/virtualisation/container-config.nix (boot.isContainer: nixos/modules/misc/...)
+    # nixos/modules/virtualisation/nixos-containers.nix
     boot.isContainer = enable;
 
     # nixos/modules/services/networking/tailscale.nix
@@ -384,7 +384,7 @@ in
     console.enable = bool true;
     # nixos/modules/config/power-management.nix
     powerManagement.enable = bool true;
-    # nixos/modules/services/system/nscd? no: nixos/modules/tasks/envfs.nix (services.envfs)
+    # nixos/modules/tasks/filesystems/envfs.nix
     services.envfs = {
       enable = enable;
       extraFallbackPathCommands = lines;
@@ -393,7 +393,7 @@ in
     services.timesyncd.enable = bool true;
     # nixos/modules/system/boot/resolved.nix
     services.resolved.enable = enable;
-    # nixos/modules/hardware/udev.nix (services.udev.enable)
+    # nixos/modules/services/hardware/udev.nix
     services.udev.enable = bool true;
 
     # Read by our modules with `or false` (absent on a plain NixOS without the module).
