@@ -160,6 +160,29 @@ else
   echo "SKIPPED: python3 not found, VM test scripts not compiled"
 fi
 
+# --- the orchestrator's unit scripts ------------------------------------------------------------
+if [ "$have_upstream" = 1 ]; then
+  unit_scripts="{}"
+  if nix_eval unit_scripts --eval --strict --json "${lib_args[@]}" "${upstream_args[@]}" checks/support/unit-scripts.nix; then
+    if ! printf '%s' "$unit_scripts" | python3 -c '
+import json, subprocess, sys
+failed = False
+for name, text in sorted(json.load(sys.stdin).items()):
+    r = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)
+    if r.returncode == 0:
+        print("unit script parses (bash -n): " + name)
+    else:
+        print("UNIT SCRIPT SYNTAX ERROR: %s: %s" % (name, r.stderr.strip()))
+        failed = True
+sys.exit(1 if failed else 0)
+'; then fail=1; fi
+  else
+    echo "UNIT SCRIPTS DID NOT RENDER:"; show_stderr; fail=1
+  fi
+else
+  echo "SKIPPED: the orchestrator's unit scripts not checked (they need the real nixpkgs lib)"
+fi
+
 # --- pure checks -----------------------------------------------------------------------------
 # A check is a file that evaluates to true or throws with a message; a check that is a function
 # takes { lib, upstream } (the real nixpkgs lib and the pinned trees).
