@@ -2,7 +2,7 @@
 #
 # Called from flake.nix as
 #   import ./images/devcontainer.nix { inherit pkgs devbox-entrypoint; }
-# and evaluated without nixpkgs by checks/pure/profile-parity.nix (with stand-in packages), so
+# and evaluated without nixpkgs by checks/pure/profile-image-parity.nix (with stand-in packages), so
 # this file uses only `pkgs`, `pkgs.lib.generators.toGitINI` and builtins.
 #
 # The result is `dockerTools.streamLayeredImage`: an executable that writes the image to stdout
