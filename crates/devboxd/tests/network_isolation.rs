@@ -293,7 +293,43 @@ fn egress_reaches_the_internet_but_not_the_hosts_bridge_services_nor_cloud_metad
         internet_ok.is_ok(),
         "the container cannot reach the internet"
     );
+    // DNS on its own gateway (aardvark-dns) still answers: package managers need a resolver.
+    let (ip, _) = address_and_gateway(&alice);
+    let (resolved, answer) = in_container(&alice, &["nslookup", &alice]);
+    assert!(
+        resolved && answer.contains(&ip),
+        "DNS on the gateway does not answer: {answer}"
+    );
     assert_eq!(reached, Vec::<String>::new(), "the container reached these");
     drop(internet);
     drop(metadata);
+}
+
+#[host_test]
+fn allowed_lan_cidrs_open_the_listed_lan_ranges_and_nothing_else() {
+    let listed = Netns::new("l", "10.254.254.1", "10.254.254.2", 30, "lan-listed");
+    let unlisted = Netns::new("u", "172.31.254.1", "172.31.254.2", 30, "lan-unlisted");
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({"allowedLanCidrs": ["10.254.254.0/30"]}),
+            ..Options::default()
+        },
+    );
+    let alice = create(&w, 0, "lan");
+    let reached = poll_until(Duration::from_secs(15), "the listed LAN range", || {
+        fetch_from(&alice, "10.254.254.2", PORT)
+            .contains("lan-listed")
+            .then_some(())
+    });
+    assert!(
+        reached.is_ok(),
+        "the container cannot reach an allowed LAN range"
+    );
+    assert!(
+        !fetch_from(&alice, "172.31.254.2", PORT).contains("lan-unlisted"),
+        "the container reached a LAN range that is not listed"
+    );
+    drop(listed);
+    drop(unlisted);
 }
