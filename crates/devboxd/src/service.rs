@@ -1372,6 +1372,47 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(self.engine.logs(name, follow, tail))
     }
 
+    /// Doctor: the isolation rules install (nft runs, devboxd may change the ruleset).
+    async fn network_check(&self) -> DoctorCheck {
+        let Some(fw) = &self.settings.firewall else {
+            return DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: "network isolation is OFF (networkIsolation: false): containers share Podman's default network and reach each other and the host".into(),
+                fix: None,
+            };
+        };
+        match self.refresh_firewall().await {
+            Ok(()) => DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: format!(
+                    "isolation rules installed (nftables table inet {}); containers reach the internet{}",
+                    fw.table,
+                    if fw.allowed_lan.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " and {}",
+                            fw.allowed_lan
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "network".into(),
+                ok: false,
+                detail: e.message,
+                fix: Some("install nftables (nftCommand), run devboxd with CAP_NET_ADMIN (the NixOS module does), or set networkIsolation: false (containers then reach each other)".into()),
+            },
+        }
+    }
+
     pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
     where
         F: std::future::Future<Output = Result<String, SecretError>> + Send,
@@ -1414,6 +1455,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     fix: None,
                 },
             });
+        }
+        if podman.is_ok() {
+            checks.push(self.network_check().await);
         }
         checks.push(match op_check.await {
             Ok(v) => DoctorCheck {

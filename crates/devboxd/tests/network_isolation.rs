@@ -333,3 +333,31 @@ fn allowed_lan_cidrs_open_the_listed_lan_ranges_and_nothing_else() {
     drop(listed);
     drop(unlisted);
 }
+
+#[host_test]
+fn without_working_isolation_rules_nothing_starts_and_doctor_says_why() {
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({"nftCommand": "/nonexistent/nft"}),
+            ..Options::default()
+        },
+    );
+    let doctor = w.ctl_root(&["doctor"]);
+    assert_eq!(doctor.status.code(), Some(8), "{}", both(&doctor));
+    let report = stdout(&doctor);
+    assert!(
+        report.contains("FAIL network") && report.contains("install nftables"),
+        "{report}"
+    );
+    let name = w.name("nonft");
+    let err = fails(w.ctl_as(w.user(0), &["create", &name]), 8);
+    assert!(
+        err.contains("network isolation rules") && err.contains("install nftables"),
+        "{err}"
+    );
+    // Nothing half made: no container, volume or network.
+    assert_eq!(w.podman_containers(), Vec::<String>::new());
+    assert_eq!(w.podman_volumes(), Vec::<String>::new());
+    assert_eq!(networks_of(&w), Vec::<String>::new());
+}
