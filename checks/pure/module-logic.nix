@@ -230,7 +230,11 @@ builtins.all (x: x) [
   # The hardened unit.
   (check (unit.LoadCredential == [ "op-service-account-token:/run/secrets/op-service-account-token" ]) "the token is passed with LoadCredential")
   (check (unit.User == "devboxd" && builtins.elem "podman" unit.SupplementaryGroups && builtins.elem "devbox" unit.SupplementaryGroups) "devboxd runs as its own user with the podman and socket groups")
-  (check (unit.CapabilityBoundingSet == "" && unit.NoNewPrivileges && unit.ProtectSystem == "strict" && !(unit ? PrivateUsers)) "devboxd is hardened (and keeps the callers' UIDs visible)")
+  (check (daemonConfig.nftCommand == "${out "nftables"}/bin/nft") "devboxd installs its isolation rules with nftables")
+  (check (unit.CapabilityBoundingSet == [ "CAP_NET_ADMIN" ] && unit.AmbientCapabilities == [ "CAP_NET_ADMIN" ]) "devboxd's only capability is CAP_NET_ADMIN, for its nftables table")
+  (check ((orchestrator { services.devbox.orchestrator.settings.networkIsolation = false; }).content.systemd.services.devboxd.serviceConfig.CapabilityBoundingSet == "") "no capability at all without network isolation")
+  (check (o.networking.firewall.interfaces."podman+".allowedUDPPorts == [ 53 ]) "containers reach aardvark-dns on their gateway through the NixOS firewall")
+  (check (unit.NoNewPrivileges && unit.ProtectSystem == "strict" && !(unit ? PrivateUsers)) "devboxd is hardened (and keeps the callers' UIDs visible)")
   (check (unit.ExecStart == "${out "devboxd"}/bin/devboxd --config /etc/devbox/devboxd.json") "ExecStart")
   (check (!(o.systemd.services.devboxd.environment ? OP_SERVICE_ACCOUNT_TOKEN)) "no token in devboxd's environment")
   # The image loader.

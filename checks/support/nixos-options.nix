@@ -248,6 +248,15 @@ in
       allowedTCPPorts = opt (types.listOf types.port) [ ];
       allowedUDPPorts = opt (types.listOf types.port) [ ];
       trustedInterfaces = strList;
+      # interfaces.<name> takes the same port options (upstream's commonOptions).
+      interfaces = opt (types.attrsOf (
+        types.submodule {
+          options = {
+            allowedTCPPorts = opt (types.listOf types.port) [ ];
+            allowedUDPPorts = opt (types.listOf types.port) [ ];
+          };
+        }
+      )) { };
     };
     # nixos/modules/services/networking/nftables.nix
     networking.nftables.enable = enable;

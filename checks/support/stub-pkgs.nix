@@ -90,6 +90,7 @@ let
       "nixos-render-docs"
       "nix"
       "nix-zsh-completions"
+      "nftables"
       "podman"
       "rsync"
       "shared-mime-info"

@@ -154,7 +154,12 @@ in
             "TS_DEBUG_USE_DERP_HTTP=1"
           ];
         };
-        settings.readyTimeoutSecs = 300;
+        settings = {
+          readyTimeoutSecs = 300;
+          # The test's control server sits on the test VLAN, a private range that network
+          # isolation keeps containers away from unless the admin lists it.
+          allowedLanCidrs = [ "${nodes.headscale.networking.primaryIPAddress}/32" ];
+        };
       };
 
       # Someone with a Unix account who is not in users.nix (so not in the devbox group).

@@ -41,10 +41,16 @@ let
     image = imageRef;
     stateDir = "/var/lib/devbox";
     opCommand = lib.getExe' cfg.opPackage "op";
+    # Network isolation (docs/architecture.md): devboxd keeps its own nftables table.
+    nftCommand = "${pkgs.nftables}/bin/nft";
     # opTokenFile is left to its default, $CREDENTIALS_DIRECTORY/op-service-account-token,
     # which LoadCredential below provides.
   }
   // cfg.settings;
+
+  # devboxd installs its nftables isolation table itself (the set of container bridges
+  # changes with every create/destroy), which needs CAP_NET_ADMIN; nothing else does.
+  networkIsolation = cfg.settings.networkIsolation or true;
 
   users = exported.users;
   # People who log in over Tailscale SSH only (no OpenSSH key): users.nix says so explicitly.
@@ -291,6 +297,21 @@ in
     networking.firewall.enable = if isWsl then lib.mkDefault true else true;
     # Under WSL the firewall's rules are applied through nftables.service (see the assertion).
     networking.nftables.enable = lib.mkIf isWsl (lib.mkDefault true);
+    # Each dev container has a network of its own (bridges podman1, podman2, ...), whose
+    # aardvark-dns on the gateway is the container's resolver; the NixOS firewall would drop
+    # those queries. devboxd's own nftables table already limits the bridges to exactly this.
+    # "podman+" is the iptables wildcard, "podman*" the nftables one (networking.nftables).
+    networking.firewall.interfaces =
+      let
+        dns = {
+          allowedUDPPorts = [ 53 ];
+          allowedTCPPorts = [ 53 ];
+        };
+      in
+      {
+        "podman+" = dns;
+        "podman*" = dns;
+      };
 
     # Users from users.nix, admins in wheel. Admins have no password, so sudo must not ask one.
     # A missing required field falls back here so that evaluation goes on and the validator (a
@@ -432,7 +453,8 @@ in
         LimitNOFILE = 65536;
 
         # A dedicated user: the podman group opens the API socket, the socket group lets it hand
-        # its own socket to the users. It needs no capability.
+        # its own socket to the users. Its only capability is CAP_NET_ADMIN, for its nftables
+        # table (none with settings.networkIsolation = false).
         User = "devboxd";
         Group = "devboxd";
         SupplementaryGroups = [
@@ -451,8 +473,8 @@ in
         # Hardening (after nixpkgs' syncthing module). No PrivateUsers: it would hide the callers'
         # real UIDs from SO_PEERCRED, which is how devboxd identifies users.
         NoNewPrivileges = true;
-        CapabilityBoundingSet = "";
-        AmbientCapabilities = "";
+        CapabilityBoundingSet = if networkIsolation then [ "CAP_NET_ADMIN" ] else "";
+        AmbientCapabilities = if networkIsolation then [ "CAP_NET_ADMIN" ] else "";
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;

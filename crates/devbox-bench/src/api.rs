@@ -84,6 +84,8 @@ impl ApiSide {
             memory_bytes: 4 * 1024 * 1024 * 1024,
             volume: spec.volume(),
             home_path: "/home/dev".into(),
+            // The engine-level bench keeps Podman's default network (no isolation cost here).
+            network: None,
             tmpfs: vec![(
                 "/run/devbox".into(),
                 "rw,nosuid,nodev,size=16m,mode=0755".into(),

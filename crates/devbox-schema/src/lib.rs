@@ -6,12 +6,14 @@
 //!   against the JSON Schema ([`schema`]) and the semantic [`rules`], returning the typed file or
 //!   every [`Problem`] (JSON path, what is wrong, how to fix it).
 //! - [`ssh_key`]: OpenSSH public-key parsing used by the rules.
+//! - [`tailnet_policy`]: the Tailscale/Headscale policy generated from a users file.
 
 pub mod model;
 pub mod problem;
 pub mod rules;
 pub mod schema;
 pub mod ssh_key;
+pub mod tailnet_policy;
 pub mod validate;
 
 pub use model::{ContainerPolicy, Derived, DerivedUser, User, UsersFile};

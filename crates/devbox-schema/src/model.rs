@@ -84,6 +84,10 @@ pub struct ContainerPolicy {
     /// Optional 1Password reference of a Tailscale API key, used to delete stale devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tailscale_api_key_ref: Option<String>,
+    /// The generated tailnet policy lets admins reach (and Tailscale SSH into) every user's
+    /// containers. Default false: everyone, admins included, reaches only their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admins_reach_all: bool,
 }
 
 impl Default for ContainerPolicy {
@@ -98,6 +102,7 @@ impl Default for ContainerPolicy {
             stopped_destroy_days: defaults::stopped_destroy_days(),
             notify_webhook: None,
             tailscale_api_key_ref: None,
+            admins_reach_all: false,
         }
     }
 }

@@ -111,6 +111,7 @@ fn check_users(users: &Map<String, Value>, out: &mut Vec<Problem>) {
     }
     let mut uids: BTreeMap<u64, &str> = BTreeMap::new();
     let mut git_users: BTreeMap<String, &str> = BTreeMap::new();
+    let mut emails: BTreeMap<String, &str> = BTreeMap::new();
     let mut keys: BTreeMap<Vec<u8>, String> = BTreeMap::new();
     let mut any_admin = false;
     let mut admin_flags_known = true;
@@ -165,6 +166,17 @@ fn check_users(users: &Map<String, Value>, out: &mut Vec<Problem>) {
                     format!("`{}` is not an e-mail address", shorten(e)),
                     "write it as `name@example.org`: one `@`, no spaces, a domain with a dot",
                 ));
+            } else if let Some(other) = emails.get(&e.to_ascii_lowercase()) {
+                // The e-mail is the tailnet login the generated tailnet policy grants access to.
+                out.push(Problem::new(
+                    child(&base, "email"),
+                    "email-duplicate",
+                    format!("email `{}` is also the email of `{other}`", shorten(e)),
+                    "each person has their own address: it is their tailnet login, and the \
+                     tailnet policy lets that login reach this user's containers",
+                ));
+            } else {
+                emails.insert(e.to_ascii_lowercase(), name);
             }
         }
         if let Some(g) = user.get("gitUser").and_then(Value::as_str) {

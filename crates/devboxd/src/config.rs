@@ -57,6 +57,22 @@ pub struct Config {
     /// The tailnet of the API calls; "-" is the API key's default tailnet.
     #[serde(default = "defaults::tailnet")]
     pub tailnet: String,
+    /// Network isolation (on by default): every container on a network of its own, and
+    /// devboxd's nftables table lets it reach only the internet (plus `allowedLanCidrs`). Off:
+    /// containers share Podman's default network and reach each other and the host.
+    #[serde(default = "defaults::network_isolation")]
+    pub network_isolation: bool,
+    /// Private ranges (LAN, VPN) containers may reach, e.g. `["192.168.1.0/24"]`. Default none:
+    /// containers reach the internet only.
+    #[serde(default)]
+    pub allowed_lan_cidrs: Vec<String>,
+    /// Let containers reach 169.254.0.0/16 (cloud instance metadata at 169.254.169.254, which
+    /// often hands out the host's cloud credentials). Default false.
+    #[serde(default)]
+    pub allow_cloud_metadata: bool,
+    /// The nftables CLI that installs the isolation rules.
+    #[serde(default = "defaults::nft_command")]
+    pub nft_command: PathBuf,
     /// TEST HOOKS ONLY. Enables `testClockFile`, `faultInjection` and `testBindMounts`; the
     /// daemon refuses those fields unless this is true. Never set it in production.
     #[serde(default)]
@@ -81,7 +97,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet, networkIsolation, allowedLanCidrs, allowCloudMetadata, nftCommand (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -168,6 +184,15 @@ impl Config {
         if self.tailnet.is_empty() || self.tailnet.contains('/') {
             return Err("`tailnet` must be a tailnet name or \"-\" (the API key's tailnet)".into());
         }
+        for c in &self.allowed_lan_cidrs {
+            c.parse::<crate::firewall::Cidr>()
+                .map_err(|e| format!("`allowedLanCidrs`: {e}"))?;
+        }
+        if !self.network_isolation
+            && (!self.allowed_lan_cidrs.is_empty() || self.allow_cloud_metadata)
+        {
+            return Err("`allowedLanCidrs` and `allowCloudMetadata` refine network isolation, which `networkIsolation: false` turns off; remove them or turn isolation back on".into());
+        }
         if !self.test_hooks
             && (self.test_clock_file.is_some()
                 || self.fault_injection.is_some()
@@ -230,6 +255,12 @@ mod defaults {
     }
     pub fn userns() -> String {
         "auto".into()
+    }
+    pub fn network_isolation() -> bool {
+        true
+    }
+    pub fn nft_command() -> PathBuf {
+        PathBuf::from("nft")
     }
     pub fn reconcile_interval_secs() -> u64 {
         300

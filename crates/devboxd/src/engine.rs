@@ -40,6 +40,17 @@ pub struct ContainerSpec {
     pub userns: Option<String>,
     /// Extra bind mounts (host path, container path); empty in production (a test hook).
     pub binds: Vec<(String, String)>,
+    /// The network to join (the container's own); None: the engine's default network.
+    pub network: Option<String>,
+}
+
+/// A container network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRecord {
+    pub name: String,
+    /// The host's bridge interface of the network (what the firewall matches).
+    pub interface: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What exists.
@@ -91,6 +102,25 @@ pub trait Engine: Send + Sync + 'static {
         &self,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Vec<(String, Labels)>, EngineError>> + Send;
+
+    /// Creates an isolated bridge network with DNS for its own containers.
+    fn create_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<NetworkRecord, EngineError>> + Send;
+    /// The network of exactly this name.
+    fn network(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<NetworkRecord>, EngineError>> + Send;
+    /// Removes a network no container uses (refused while one does).
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Networks carrying every one of `labels`.
+    fn list_networks_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<NetworkRecord>, EngineError>> + Send;
 
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod firewall;
 pub mod lifecycle;
 pub mod podman;
 pub mod secrets;

@@ -83,6 +83,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tailscale_api_url: config.tailscale_api_url.clone(),
         tailnet: config.tailnet.clone(),
         fault_injection: config.fault_injection.clone(),
+        firewall: config.network_isolation.then(|| {
+            std::sync::Arc::new(devboxd::firewall::Firewall::new(
+                config.nft_command.clone(),
+                &config.instance,
+                config
+                    .allowed_lan_cidrs
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect(),
+                config.allow_cloud_metadata,
+            ))
+        }),
         binds: config
             .test_bind_mounts
             .iter()
@@ -97,6 +109,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => DaemonClock::System,
     };
+    if !config.network_isolation {
+        tracing::warn!("network isolation is OFF (`networkIsolation: false`): containers share Podman's default network and reach each other and the host");
+    }
     if config.test_hooks {
         tracing::warn!("TEST HOOKS are enabled in the config; never do this in production");
     }

@@ -14,7 +14,9 @@ use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput};
+use crate::engine::{
+    ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput, NetworkRecord,
+};
 
 /// The most an exec keeps of each of stdout and stderr. What an exec prints is controlled by
 /// whoever is root in that container (its owner); the daemon serves everyone, so it must not
@@ -114,11 +116,27 @@ fn string_map(v: &serde_json::Value) -> BTreeMap<String, String> {
 }
 
 impl Podman {
-    /// GET over Podman's socket, answered as untyped JSON (status, body).
+    /// GET over Podman's socket (Docker API), answered as untyped JSON (status, body).
     async fn raw_get(&self, path: &str) -> Result<(u16, serde_json::Value), EngineError> {
+        self.raw_request(hyper::Method::GET, &format!("/v1.41{path}"), None)
+            .await
+    }
+
+    /// A request over Podman's socket to a full API path (Docker's `/v1.41/...` or libpod's
+    /// `/v4.0.0/libpod/...`), answered as untyped JSON (status, body).
+    async fn raw_request(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), EngineError> {
         use http_body_util::BodyExt;
         let unavailable = |e: String| {
             EngineError::Unavailable(format!("cannot talk to Podman's API socket: {e}"))
+        };
+        let payload = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| EngineError::Failed(e.to_string()))?,
+            None => vec![],
         };
         let run = async {
             let stream = tokio::net::UnixStream::connect(&self.socket)
@@ -131,9 +149,12 @@ impl Podman {
             tokio::spawn(async move {
                 let _ = conn.await;
             });
-            let req = hyper::Request::get(format!("/v1.41{path}"))
+            let req = hyper::Request::builder()
+                .method(method)
+                .uri(path)
                 .header(hyper::header::HOST, "podman")
-                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(payload)))
                 .map_err(|e| EngineError::Failed(e.to_string()))?;
             let resp = sender
                 .send_request(req)
@@ -223,6 +244,33 @@ fn label_filter(labels: &BTreeMap<String, String>) -> HashMap<String, Vec<String
     f
 }
 
+/// A network as libpod's API describes it.
+fn network_record(v: &serde_json::Value) -> NetworkRecord {
+    NetworkRecord {
+        name: v["name"].as_str().unwrap_or_default().to_string(),
+        interface: v["network_interface"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        labels: string_map(&v["labels"]),
+    }
+}
+
+/// The message of a libpod error answer (`{"cause", "message", "response"}`).
+fn libpod_error(status: u16, v: &serde_json::Value) -> EngineError {
+    let message = v["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
+    match status {
+        404 => EngineError::NotFound(message),
+        409 => EngineError::Conflict(message),
+        _ => EngineError::Failed(format!("{status}: {message}")),
+    }
+}
+
+const LIBPOD: &str = "/v4.0.0/libpod";
+
 impl Engine for Podman {
     async fn ping(&self) -> Result<String, EngineError> {
         let v = self.docker()?.version().await.map_err(map_err)?;
@@ -294,6 +342,92 @@ impl Engine for Podman {
             .collect())
     }
 
+    async fn create_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<NetworkRecord, EngineError> {
+        // libpod's API, not Docker's: netavark's `isolate` option (no forwarding between two
+        // isolated networks) is defense in depth under devboxd's own nftables rules.
+        let body = serde_json::json!({
+            "name": name,
+            "driver": "bridge",
+            "dns_enabled": true,
+            "labels": labels,
+            "options": {"isolate": "true"},
+        });
+        let (status, v) = self
+            .raw_request(
+                hyper::Method::POST,
+                &format!("{LIBPOD}/networks/create"),
+                Some(&body),
+            )
+            .await?;
+        match status {
+            200 | 201 => Ok(network_record(&v)),
+            _ => Err(libpod_error(status, &v)),
+        }
+    }
+
+    async fn network(&self, name: &str) -> Result<Option<NetworkRecord>, EngineError> {
+        let (status, v) = self
+            .raw_request(
+                hyper::Method::GET,
+                &format!("{LIBPOD}/networks/{}/json", query_escape(name)),
+                None,
+            )
+            .await?;
+        match status {
+            // Exact name only: never act on a network that merely matched a prefix.
+            200 if v["name"].as_str() == Some(name) => Ok(Some(network_record(&v))),
+            200 | 404 => Ok(None),
+            _ => Err(libpod_error(status, &v)),
+        }
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        // Not forced: Podman refuses to remove a network a container still uses.
+        let (status, v) = self
+            .raw_request(
+                hyper::Method::DELETE,
+                &format!("{LIBPOD}/networks/{}", query_escape(name)),
+                None,
+            )
+            .await?;
+        match status {
+            200 | 204 => match v[0]["Err"].as_str() {
+                Some(e) if !e.is_empty() => Err(EngineError::Failed(e.to_string())),
+                _ => Ok(()),
+            },
+            _ => Err(libpod_error(status, &v)),
+        }
+    }
+
+    async fn list_networks_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<NetworkRecord>, EngineError> {
+        let filters = serde_json::to_string(&label_filter(labels))
+            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        let (status, v) = self
+            .raw_request(
+                hyper::Method::GET,
+                &format!("{LIBPOD}/networks/json?filters={}", query_escape(&filters)),
+                None,
+            )
+            .await?;
+        if status != 200 {
+            return Err(libpod_error(status, &v));
+        }
+        Ok(v.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(network_record)
+            .filter(|n| labels.iter().all(|(k, v)| n.labels.get(k) == Some(v)))
+            .collect())
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
         let host_config = HostConfig {
             nano_cpus: Some(spec.nano_cpus),
@@ -318,6 +452,7 @@ impl Engine for Podman {
             tmpfs: Some(spec.tmpfs.iter().cloned().collect()),
             userns_mode: spec.userns.clone(),
             publish_all_ports: Some(false),
+            network_mode: spec.network.clone(),
             ..Default::default()
         };
         let body = ContainerCreateBody {

@@ -77,6 +77,8 @@ pub struct Settings {
     pub fault_injection: Option<String>,
     /// TEST HOOK: extra bind mounts for every container.
     pub binds: Vec<(String, String)>,
+    /// Network isolation (None: off, containers on Podman's default network).
+    pub firewall: Option<Arc<crate::firewall::Firewall>>,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             tailnet: "-".into(),
             fault_injection: None,
             binds: vec![],
+            firewall: None,
         }
     }
 }
@@ -105,6 +108,11 @@ impl<F: Fn(&str) + Send + Sync> Progress for F {
     fn step(&self, message: &str) {
         self(message)
     }
+}
+
+/// The container's own network (see crate::firewall).
+pub fn network_name(container: &str) -> String {
+    format!("devbox-net-{container}")
 }
 
 pub fn volume_name(container: &str) -> String {
@@ -461,6 +469,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Err(engine_err(e));
         }
         self.fault_point("create-volume");
+        let network = match self.make_network(name, &caller.user, progress).await {
+            Ok(n) => n,
+            Err(e) => {
+                progress.step("Failed; removing what was made");
+                self.undo_create(name, &volume, created_volume).await;
+                self.forget(name);
+                return Err(e);
+            }
+        };
+        self.fault_point("create-network");
 
         let spec = ContainerSpec {
             name: name.to_string(),
@@ -482,6 +500,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             home_path: HOME_PATH.into(),
             tmpfs: vec![(RUN_PATH.into(), "rw,nosuid,nodev,size=16m,mode=0755".into())],
             binds: self.settings.binds.clone(),
+            network,
             userns: uid_base.map(|b| {
                 format!("auto:uidmapping=0:{b}:{USERNS_SIZE},gidmapping=0:{b}:{USERNS_SIZE}")
             }),
@@ -685,6 +704,102 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 tracing::error!(volume, error = %e, "rollback: cannot remove volume");
             }
         }
+        self.remove_network_of(name).await;
+    }
+
+    /// Creates the container's own network and lets the firewall know its bridge. None when
+    /// network isolation is off.
+    async fn make_network(
+        &self,
+        name: &str,
+        owner: &str,
+        progress: &dyn Progress,
+    ) -> Result<Option<String>, ApiError> {
+        if self.settings.firewall.is_none() {
+            return Ok(None);
+        }
+        let net = network_name(name);
+        progress.step(&format!(
+            "Creating network {net} (reaches the internet only)"
+        ));
+        if let Some(existing) = self.engine.network(&net).await.map_err(engine_err)? {
+            if !self
+                .base_labels()
+                .iter()
+                .all(|(k, v)| existing.labels.get(k) == Some(v))
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("a Podman network named {net} exists that this devboxd does not manage; an admin should remove or rename it (`podman network rm {net}`), or pick another container name"),
+                ));
+            }
+            // Left behind by a create or destroy that did not finish: start afresh.
+            self.engine.remove_network(&net).await.map_err(engine_err)?;
+        }
+        let mut labels = self.base_labels();
+        labels.insert(LABEL_OWNER.into(), owner.to_string());
+        labels.insert(LABEL_NAME.into(), name.to_string());
+        self.engine
+            .create_network(&net, &labels)
+            .await
+            .map_err(engine_err)?;
+        self.refresh_firewall().await?;
+        Ok(Some(net))
+    }
+
+    /// Removes the container's own network if this daemon made it (best effort: the
+    /// reconciler sweeps what is left), then drops its bridge from the firewall.
+    async fn remove_network_of(&self, name: &str) {
+        if self.settings.firewall.is_none() {
+            return;
+        }
+        let net = network_name(name);
+        match self.engine.network(&net).await {
+            Ok(Some(n))
+                if self
+                    .base_labels()
+                    .iter()
+                    .all(|(k, v)| n.labels.get(k) == Some(v)) =>
+            {
+                match self.engine.remove_network(&net).await {
+                    Ok(()) | Err(EngineError::NotFound(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(network = %net, error = %e, "cannot remove network yet; the reconciler retries")
+                    }
+                }
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(network = %net, error = %e, "cannot inspect network; the reconciler retries");
+                return;
+            }
+        }
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "cannot update the isolation rules");
+        }
+    }
+
+    /// Installs the isolation rules for this instance's networks as they are now. Runs before
+    /// every container start, so rules lost (host reboot, a flushed ruleset) come back before
+    /// any container runs without them.
+    pub(crate) async fn refresh_firewall(&self) -> Result<(), ApiError> {
+        let Some(fw) = &self.settings.firewall else {
+            return Ok(());
+        };
+        let bridges: Vec<String> = self
+            .engine
+            .list_networks_by_labels(&self.base_labels())
+            .await
+            .map_err(engine_err)?
+            .into_iter()
+            .map(|n| n.interface)
+            .collect();
+        fw.apply(&bridges).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("cannot install the network isolation rules: {e}. An admin should check `devbox-ctl doctor` and `journalctl -u devboxd`"),
+            )
+        })
     }
 
     /// Starts the container, delivers the key and waits for the entrypoint to report ready.
@@ -694,6 +809,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         key: &SecretString,
         progress: &dyn Progress,
     ) -> Result<EntrypointStatus, ApiError> {
+        self.refresh_firewall().await?;
         progress.step(&format!("Starting {name}"));
         self.engine.start(name).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
@@ -1132,6 +1248,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Err(e) => return Err(engine_err(e)),
         }
         self.fault_point("destroy-container-removed");
+        self.remove_network_of(name).await;
         let volume = volume_name(name);
         if !keep_volume {
             let labels = self
@@ -1255,6 +1372,47 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(self.engine.logs(name, follow, tail))
     }
 
+    /// Doctor: the isolation rules install (nft runs, devboxd may change the ruleset).
+    async fn network_check(&self) -> DoctorCheck {
+        let Some(fw) = &self.settings.firewall else {
+            return DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: "network isolation is OFF (networkIsolation: false): containers share Podman's default network and reach each other and the host".into(),
+                fix: None,
+            };
+        };
+        match self.refresh_firewall().await {
+            Ok(()) => DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: format!(
+                    "isolation rules installed (nftables table inet {}); containers reach the internet{}",
+                    fw.table,
+                    if fw.allowed_lan.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " and {}",
+                            fw.allowed_lan
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "network".into(),
+                ok: false,
+                detail: e.message,
+                fix: Some("install nftables (nftCommand), run devboxd with CAP_NET_ADMIN (the NixOS module does), or set networkIsolation: false (containers then reach each other)".into()),
+            },
+        }
+    }
+
     pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
     where
         F: std::future::Future<Output = Result<String, SecretError>> + Send,
@@ -1297,6 +1455,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     fix: None,
                 },
             });
+        }
+        if podman.is_ok() {
+            checks.push(self.network_check().await);
         }
         checks.push(match op_check.await {
             Ok(v) => DoctorCheck {

@@ -406,7 +406,7 @@ fn restarted_daemon_brings_desired_running_containers_back() {
 fn doctor_reports_all_good_and_completions_and_man_page_render() {
     let w = World::new(&[("a", false), ("m", true)], Options::default());
     let out = ok(w.ctl_as(w.user(0), &["doctor"]));
-    for check in ["daemon", "podman", "image", "1password", "state"] {
+    for check in ["daemon", "podman", "image", "network", "1password", "state"] {
         assert!(out.contains(&format!("ok   {check}")), "{out}");
     }
     let bash = ok(w.ctl_as(w.user(0), &["completions", "bash"]));

@@ -45,6 +45,16 @@ fn volume_exists(name: &str) -> bool {
         .success()
 }
 
+/// The container's own network (network isolation) exists.
+fn network_exists(container: &str) -> bool {
+    Command::new("timeout")
+        .args(["120", "podman", "network", "exists"])
+        .arg(format!("devbox-net-{container}"))
+        .status()
+        .unwrap()
+        .success()
+}
+
 fn podman_kill(name: &str) {
     let out = Command::new("timeout")
         .args(["120", "podman", "kill", name])
@@ -207,6 +217,7 @@ fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
     for (i, step) in [
         "create-journaled",
         "create-volume",
+        "create-network",
         "create-container",
         "create-started",
     ]
@@ -221,6 +232,7 @@ fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
         poll_until(Duration::from_secs(60), "create undone", || {
             (podman_state(&name).is_none()
                 && !volume_exists(&format!("devbox-home-{name}"))
+                && !network_exists(&name)
                 && state_json(&w)["containers"].get(&name).is_none())
             .then_some(())
         })
@@ -269,6 +281,7 @@ fn daemon_killed_at_every_step_of_create_stop_destroy_converges() {
         poll_until(Duration::from_secs(60), "destroy finished", || {
             (podman_state(&name).is_none()
                 && !volume_exists(&format!("devbox-home-{name}"))
+                && !network_exists(&name)
                 && state_json(&w)["containers"].get(&name).is_none())
             .then_some(())
         })

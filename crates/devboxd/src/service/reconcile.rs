@@ -349,6 +349,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// is running back up with a freshly fetched key, then apply the lifecycle rules. Idempotent.
     pub async fn reconcile_at_start(&self) -> Result<(), ApiError> {
         let started = std::time::Instant::now();
+        // Before anything starts: the rules are gone after a host reboot.
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "reconcile: network isolation rules");
+        }
         {
             let _guard = self.lock.lock().await;
             let state = self.state.load().map_err(internal)?;
@@ -442,9 +446,52 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
             }
         }
+        self.sweep_networks().await;
         self.retry_cleanups().await?;
         self.expire_notices()?;
         Ok(())
+    }
+
+    /// Removes this instance's networks whose container is gone and no operation is under way
+    /// on (a crash between the steps of a create or destroy), then refreshes the rules.
+    async fn sweep_networks(&self) {
+        if self.settings.firewall.is_none() {
+            return;
+        }
+        // Networks first, then state and containers: a create journals its state entry before
+        // it makes the network, so a network listed here whose container is missing either has
+        // a state entry (in progress) or is an orphan.
+        let networks = match self
+            .engine
+            .list_networks_by_labels(&self.base_labels())
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconcile: cannot list networks");
+                return;
+            }
+        };
+        let (Ok(state), Ok(existing)) = (self.state.load(), self.ours().await) else {
+            return;
+        };
+        for n in networks {
+            let Some(container) = n.labels.get(super::LABEL_NAME) else {
+                continue;
+            };
+            if existing.iter().any(|c| &c.name == container)
+                || state.containers.contains_key(container)
+            {
+                continue;
+            }
+            let lock = self.container_lock(container);
+            let _g = lock.lock().await;
+            tracing::info!(network = %n.name, "reconcile: removing the network of a container that no longer exists");
+            self.remove_network_of(container).await;
+        }
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "reconcile: network isolation rules");
+        }
     }
 
     async fn restart_one(&self, name: &str) {
