@@ -339,6 +339,7 @@ mod tests {
         for hook in [
             r#""testClockFile":"/x""#,
             r#""faultInjection":"crash-after:create-volume""#,
+            r#""faultInjection":"pause-after:read-authorized:2000""#,
             r#""testBindMounts":["/a:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{hook}}}"#));
@@ -353,6 +354,8 @@ mod tests {
             r#""tailscaleApiUrl":"ftp://x""#,
             r#""tailnet":"a/b""#,
             r#""testHooks":true,"faultInjection":"boom""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized:soon""#,
             r#""testHooks":true,"testBindMounts":["relative:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{bad}}}"#));

@@ -306,9 +306,11 @@ fn podman_state(name: &str) -> Option<String> {
     (out.status.success() && n.trim_start_matches('/') == name).then(|| state.to_string())
 }
 
-/// Alice leaves users.nix; bob's name now maps to another uid. Their containers (one killed as
-/// by a reboot, one still running) are stopped and reported at the next daemon start, never
-/// restarted, and no key is fetched for them; an admin still sees and can destroy them.
+/// Alice leaves users.nix; bob's name now maps to another uid (another real user). Their
+/// containers (one stopped as by a reboot, one still running) and a container that records no
+/// owner uid (made before the label existed) are stopped and reported at the next daemon start,
+/// never restarted, and no key is fetched for them; the new "bob" cannot act on the old bob's
+/// containers or reuse his kept volume; an admin still sees and can destroy them.
 #[host_test]
 fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_restarted() {
     let mut w = World::new(
@@ -328,6 +330,32 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
     ok(w.ctl_as(w.user(0), &["create", &a_up, "--another"]));
     ok(w.ctl_as(w.user(1), &["create", &b_down]));
     ok(w.ctl_as(w.user(1), &["create", &b_up, "--another"]));
+    let b_kept = w.name("bk");
+    ok(w.ctl_as(w.user(1), &["create", &b_kept, "--another", "--no-start"]));
+    ok(w.ctl_as(w.user(1), &["destroy", &b_kept, "--keep-volume", "--yes"]));
+    // Made before the owner-uid label existed: devbox's labels, the admin as owner, no uid.
+    let admin_name = w.user(2).name.clone();
+    let legacy = w.name("lg");
+    let o = podman(&[
+        "run",
+        "-d",
+        "--name",
+        &legacy,
+        "--label",
+        "devbox.managed=true",
+        "--label",
+        &format!("devbox.instance={}", w.instance),
+        "--label",
+        &format!("devbox.owner={admin_name}"),
+        "--label",
+        &format!("devbox.name={legacy}"),
+        "--entrypoint",
+        "/bin/sh",
+        &w.image,
+        "-c",
+        "exec sleep 3600",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     w.stop_daemon();
     // A reboot for two of them: desired running, not running.
     for n in [&a_down, &b_down] {
@@ -335,7 +363,9 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let reads_before = (op_reads(&w, &alice), op_reads(&w, &bob));
-    let new_bob_uid = w.user(1).uid + 50_000;
+    // Another real person gets the name bob.
+    let new_bob = TestUser::create("nb", &w.group.name, false);
+    let new_bob_uid = new_bob.uid;
     edit_users(&w, |v| {
         v["users"].as_object_mut().unwrap().remove(&alice);
         v["derived"]["perUser"]
@@ -351,7 +381,7 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
     });
     w.restart_daemon();
     poll_until(Duration::from_secs(120), "orphans stopped", || {
-        [&a_down, &a_up, &b_down, &b_up]
+        [&a_down, &a_up, &b_down, &b_up, &legacy]
             .iter()
             .all(|n| podman_state(n).is_some_and(|s| s != "running"))
             .then_some(())
@@ -359,7 +389,7 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
     .unwrap_or_else(|e| panic!("{e}\n{}", w.daemon_log()));
     // A few more reconciler passes: still not restarted, no key fetched for them.
     ok(w.ctl_root(&["gc"]));
-    for n in [&a_down, &a_up, &b_down, &b_up] {
+    for n in [&a_down, &a_up, &b_down, &b_up, &legacy] {
         let s = podman_state(n);
         assert!(s.as_deref().is_some_and(|s| s != "running"), "{n}: {s:?}");
     }
@@ -372,14 +402,25 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
     let admin = w.user(2);
     let list: Vec<ContainerInfo> =
         serde_json::from_str(&ok(w.ctl_as(admin, &["--json", "list", "--all"]))).unwrap();
-    for n in [&a_down, &a_up, &b_down, &b_up] {
-        let c = list.iter().find(|c| &c.name == n).unwrap();
-        let why = c.orphaned.as_deref().unwrap_or_default();
+    let why = |n: &str| {
+        let c = list.iter().find(|c| c.name == n).unwrap();
+        c.orphaned.clone().unwrap_or_default()
+    };
+    for n in [&a_down, &a_up] {
+        assert!(why(n).contains("no longer in users.nix"), "{n}: {}", why(n));
+    }
+    for n in [&b_down, &b_up] {
         assert!(
-            why.contains("users.nix") || why.contains("uid"),
-            "{n}: {c:?}"
+            why(n).contains(&format!("now gives {bob:?} uid {new_bob_uid}")),
+            "{n}: {}",
+            why(n)
         );
     }
+    assert!(
+        why(&legacy).contains("records no owner uid"),
+        "{}",
+        why(&legacy)
+    );
     let text = ok(w.ctl_as(admin, &["status", &a_up]));
     assert!(text.contains("orphaned"), "{text}");
     let text = ok(w.ctl_as(admin, &["list", "--all"]));
@@ -393,8 +434,17 @@ fn containers_of_a_removed_owner_or_a_changed_uid_are_stopped_and_reported_not_r
     let o = w.ctl_as(admin, &["start", &b_down]);
     let err = fails(o, 6);
     assert!(err.contains("uid"), "{err}");
-    // The real user who was bob (old uid) is no longer known; the admin can clean up.
-    for n in [&a_down, &a_up, &b_down, &b_up] {
+    // The new "bob" cannot act on the old bob's containers, does not see them as his, and cannot
+    // take the old bob's kept home.
+    let err = fails(w.ctl_as(&new_bob, &["stop", &b_up]), 4);
+    assert!(err.contains("another uid"), "{err}");
+    let mine: Vec<ContainerInfo> =
+        serde_json::from_str(&ok(w.ctl_as(&new_bob, &["--json", "list"]))).unwrap();
+    assert!(mine.is_empty(), "{mine:?}");
+    let err = fails(w.ctl_as(&new_bob, &["create", &b_kept, "--no-start"]), 6);
+    assert!(err.contains("not your kept devbox home"), "{err}");
+    // The admin can clean up.
+    for n in [&a_down, &a_up, &b_down, &b_up, &legacy] {
         ok(w.ctl_as(admin, &["destroy", n, "--yes"]));
     }
     assert!(
