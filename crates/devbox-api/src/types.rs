@@ -188,6 +188,10 @@ pub struct ContainerInfo {
     pub created_at: String,
     pub image: String,
     pub volume: String,
+    /// Set when the owner recorded on the container (name and uid) no longer matches users.nix:
+    /// why. Such a container is stopped and never started again; an admin destroys it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<String>,
 }
 
 /// The entrypoint's `status --json`, as far as the controller needs it. Unknown fields are ignored

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use devbox_entrypoint::status::Status;
-use devboxd::engine::{ContainerSpec, Engine, EngineError};
+use devboxd::engine::{ContainerId, ContainerSpec, Engine, EngineError};
 use devboxd::podman::Podman;
 
 /// Above the raw CLI baseline's ranges (1,500,000,000 + n * 65536), below Podman's own.
@@ -34,6 +34,14 @@ pub struct ApiSpec<'a> {
 impl ApiSpec<'_> {
     pub fn volume(&self) -> String {
         format!("devbox-home-{}", self.name)
+    }
+}
+
+/// As devboxd: one exact lookup by name, then the full ID for every call.
+async fn resolve(engine: &Podman, name: &str) -> Result<ContainerId> {
+    match engine.find(name).await? {
+        Some(c) => Ok(c.id),
+        None => bail!("no container named {name}"),
     }
 }
 
@@ -105,13 +113,14 @@ impl ApiSide {
     /// Start, deliver the key over exec stdin, poll the status back to back until ready.
     pub fn start_ready(&self, name: &str, key: &str) -> Result<Status> {
         self.rt.block_on(async {
-            self.engine.start(name).await?;
+            let id = resolve(&self.engine, name).await?;
+            self.engine.start(&id).await?;
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 let out = self
                     .engine
                     .exec(
-                        name,
+                        &id,
                         &[ENTRYPOINT, "deliver-key"],
                         Some(key.as_bytes()),
                         Duration::from_secs(30),
@@ -131,7 +140,7 @@ impl ApiSide {
                 let out = self
                     .engine
                     .exec(
-                        name,
+                        &id,
                         &[ENTRYPOINT, "status", "--json"],
                         None,
                         Duration::from_secs(10),
@@ -156,14 +165,15 @@ impl ApiSide {
     /// Logout through the entrypoint, then stop.
     pub fn stop(&self, name: &str) -> Result<()> {
         self.rt.block_on(async {
+            let id = resolve(&self.engine, name).await?;
             let o = self
                 .engine
-                .exec(name, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+                .exec(&id, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
                 .await?;
             if o.exit_code != 0 {
                 bail!("logout in {name} exited {}", o.exit_code);
             }
-            self.engine.stop(name, 10).await?;
+            self.engine.stop(&id, 10).await?;
             Ok(())
         })
     }
@@ -172,11 +182,16 @@ impl ApiSide {
     pub fn destroy(&self, spec: &ApiSpec) -> Result<()> {
         self.rt.block_on(async {
             // As devboxd: a removal that failed "busy" may still have removed it.
-            match self.engine.remove(&spec.name).await {
-                Ok(()) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e),
+            if let Some(c) = self.engine.find(&spec.name).await? {
+                match self.engine.remove(&c.id).await {
+                    Ok(()) | Err(EngineError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            self.engine.remove_volume(&spec.volume()).await
+            match self.engine.volume(&spec.volume()).await? {
+                Some(v) => self.engine.remove_volume(&v).await,
+                None => Ok(()),
+            }
         })?;
         Ok(())
     }

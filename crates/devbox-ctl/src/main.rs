@@ -376,6 +376,9 @@ impl Ui {
 fn print_status(s: &ContainerStatus) {
     let c = &s.container;
     out!("{}  (owner {}, {})", c.name, c.owner, c.state);
+    if let Some(why) = &c.orphaned {
+        out!("  {why}");
+    }
     out!(
         "  resources: {} CPU, {} memory; home volume {}",
         c.cpu,
@@ -493,6 +496,9 @@ fn print_list(list: &[ContainerInfo]) {
             format_memory(c.memory_bytes),
             when::short(&c.created_at)
         );
+        if let Some(why) = &c.orphaned {
+            out!("  ^ {why}");
+        }
     }
 }
 

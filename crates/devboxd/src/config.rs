@@ -83,6 +83,7 @@ pub struct Config {
     pub test_clock_file: Option<PathBuf>,
     /// TEST HOOK: `crash-after:STEP` kills the daemon (SIGKILL) right after STEP of a create,
     /// stop or destroy, to test crash safety. Steps are listed in docs/lifecycle.md.
+    /// `pause-after:STEP:MILLIS` makes the daemon wait there instead (widens a race window).
     #[serde(default)]
     pub fault_injection: Option<String>,
     /// TEST HOOK: extra bind mounts `HOST:CONTAINER` for every container (a shared fake tailnet).
@@ -201,8 +202,15 @@ impl Config {
             return Err("`testClockFile`, `faultInjection` and `testBindMounts` are test hooks and are refused unless `testHooks` is true; remove them from a production config".into());
         }
         if let Some(f) = &self.fault_injection {
-            if !f.starts_with("crash-after:") {
-                return Err("`faultInjection` must be `crash-after:STEP`".into());
+            let pause_ok = f
+                .strip_prefix("pause-after:")
+                .and_then(|r| r.rsplit_once(':'))
+                .is_some_and(|(_, ms)| ms.parse::<u64>().is_ok());
+            if !f.starts_with("crash-after:") && !pause_ok {
+                return Err(
+                    "`faultInjection` must be `crash-after:STEP` or `pause-after:STEP:MILLIS`"
+                        .into(),
+                );
             }
         }
         for m in &self.test_bind_mounts {
@@ -362,6 +370,7 @@ mod tests {
         for hook in [
             r#""testClockFile":"/x""#,
             r#""faultInjection":"crash-after:create-volume""#,
+            r#""faultInjection":"pause-after:read-authorized:2000""#,
             r#""testBindMounts":["/a:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{hook}}}"#));
@@ -376,6 +385,8 @@ mod tests {
             r#""tailscaleApiUrl":"ftp://x""#,
             r#""tailnet":"a/b""#,
             r#""testHooks":true,"faultInjection":"boom""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized:soon""#,
             r#""testHooks":true,"testBindMounts":["relative:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{bad}}}"#));

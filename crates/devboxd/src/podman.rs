@@ -15,8 +15,25 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::engine::{
-    ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput, NetworkRecord,
+    ByteStream, ContainerId, ContainerRecord, ContainerSpec, Engine, EngineError, ExecOutput,
+    NetworkRecord, Volume,
 };
+
+/// A full container ID as Podman reports it (64 lowercase hex digits). Only such an ID is used as
+/// a reference: Podman matches a full ID exactly, before names and prefixes.
+fn full_id(id: &str) -> Result<ContainerId, EngineError> {
+    if id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(ContainerId::from_engine(id.to_string()))
+    } else {
+        Err(EngineError::Failed(format!(
+            "Podman answered with a container ID that is not a full ID: {id:?}"
+        )))
+    }
+}
 
 /// The most an exec keeps of each of stdout and stderr. What an exec prints is controlled by
 /// whoever is root in that container (its owner); the daemon serves everyone, so it must not
@@ -190,30 +207,39 @@ impl Podman {
         if status != 200 {
             return Err(EngineError::Failed(format!("{status}: {v}")));
         }
-        Ok(v.as_array()
+        let all = v
+            .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .map(|c| ContainerRecord {
-                name: c["Names"][0]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_string(),
-                state: c["State"].as_str().unwrap_or_default().to_string(),
-                labels: string_map(&c["Labels"]),
-                image: c["Image"].as_str().unwrap_or_default().to_string(),
+            .map(|c| {
+                Ok(ContainerRecord {
+                    id: full_id(c["Id"].as_str().unwrap_or_default())?,
+                    name: c["Names"][0]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    state: c["State"].as_str().unwrap_or_default().to_string(),
+                    labels: string_map(&c["Labels"]),
+                    image: c["Image"].as_str().unwrap_or_default().to_string(),
+                })
             })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        Ok(all
+            .into_iter()
             .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
             .collect())
     }
 
-    async fn inspect_raw(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {
+    /// `reference`: a full ID or a name; the caller checks that the answer is what it asked for.
+    async fn inspect_raw(&self, reference: &str) -> Result<Option<ContainerRecord>, EngineError> {
         let (status, v) = self
-            .raw_get(&format!("/containers/{}/json", query_escape(name)))
+            .raw_get(&format!("/containers/{}/json", query_escape(reference)))
             .await?;
         match status {
             200 => Ok(Some(ContainerRecord {
+                id: full_id(v["Id"].as_str().unwrap_or_default())?,
                 name: v["Name"]
                     .as_str()
                     .unwrap_or_default()
@@ -231,6 +257,47 @@ impl Podman {
             })),
             404 => Ok(None),
             _ => Err(EngineError::Failed(format!("{status}: {v}"))),
+        }
+    }
+}
+
+impl Podman {
+    /// Inspects by `reference` (a full ID or a name) as Podman resolves it; callers check the
+    /// answer is the object they asked for.
+    async fn inspect_ref(&self, reference: &str) -> Result<Option<ContainerRecord>, EngineError> {
+        let inspected = self
+            .docker()?
+            .inspect_container(reference, None::<InspectContainerOptions>)
+            .await;
+        if let Err(e) = &inspected {
+            if undecodable(e) {
+                // See list_by_labels.
+                return self.inspect_raw(reference).await;
+            }
+        }
+        match inspected {
+            Ok(c) => {
+                let config = c.config.unwrap_or_default();
+                Ok(Some(ContainerRecord {
+                    id: full_id(c.id.as_deref().unwrap_or_default())?,
+                    name: c
+                        .name
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    state: c
+                        .state
+                        .and_then(|s| s.status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    labels: config.labels.unwrap_or_default().into_iter().collect(),
+                    image: config.image.unwrap_or_default(),
+                }))
+            }
+            Err(e) => match map_err(e) {
+                EngineError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
         }
     }
 }
@@ -287,12 +354,15 @@ impl Engine for Podman {
         }
     }
 
-    async fn volume_labels(
-        &self,
-        name: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
+    async fn volume(&self, name: &str) -> Result<Option<Volume>, EngineError> {
         match self.docker()?.inspect_volume(name).await {
-            Ok(v) => Ok(Some(v.labels.into_iter().collect())),
+            // Podman answers a name it does not find with the volume whose name it uniquely
+            // prefixes: only the exact name counts.
+            Ok(v) if v.name == name => Ok(Some(Volume::from_engine(
+                v.name,
+                v.labels.into_iter().collect(),
+            ))),
+            Ok(_) => Ok(None),
             Err(e) => match map_err(e) {
                 EngineError::NotFound(_) => Ok(None),
                 other => Err(other),
@@ -314,11 +384,29 @@ impl Engine for Podman {
         Ok(())
     }
 
-    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        self.docker()?
-            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+    async fn remove_volume(&self, volume: &Volume) -> Result<(), EngineError> {
+        // Podman removes by name or, when that name is gone, by unique name PREFIX: look again
+        // right before removing (callers hold the container's lock, so devbox itself cannot
+        // remove or re-create it in between), and never remove a name that no longer exists.
+        match self.volume(volume.name()).await? {
+            None => return Ok(()),
+            Some(now) if now.labels() != volume.labels() => {
+                return Err(EngineError::Conflict(format!(
+                    "the volume {} changed since it was checked (other labels); left alone",
+                    volume.name()
+                )))
+            }
+            Some(_) => {}
+        }
+        match self
+            .docker()?
+            .remove_volume(volume.name(), Some(RemoveVolumeOptions { force: true }))
             .await
             .map_err(map_err)
+        {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn list_volumes_by_labels(
@@ -428,7 +516,7 @@ impl Engine for Podman {
             .collect())
     }
 
-    async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+    async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, EngineError> {
         let host_config = HostConfig {
             nano_cpus: Some(spec.nano_cpus),
             memory: Some(spec.memory_bytes),
@@ -467,15 +555,16 @@ impl Engine for Podman {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        self.docker()?
+        let made = self
+            .docker()?
             .create_container(Some(opts), body)
             .await
             .map_err(map_err)?;
-        Ok(())
+        full_id(&made.id)
     }
 
-    async fn start(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker()?.start_container(name, None).await {
+    async fn start(&self, id: &ContainerId) -> Result<(), EngineError> {
+        match self.docker()?.start_container(id.as_str(), None).await {
             Ok(()) => Ok(()),
             // 304: already running.
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -485,12 +574,12 @@ impl Engine for Podman {
         }
     }
 
-    async fn stop(&self, name: &str, timeout_secs: u32) -> Result<(), EngineError> {
+    async fn stop(&self, id: &ContainerId, timeout_secs: u32) -> Result<(), EngineError> {
         let opts = StopContainerOptions {
             t: Some(i32::try_from(timeout_secs).unwrap_or(10)),
             signal: None,
         };
-        match self.docker()?.stop_container(name, Some(opts)).await {
+        match self.docker()?.stop_container(id.as_str(), Some(opts)).await {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
@@ -499,11 +588,11 @@ impl Engine for Podman {
         }
     }
 
-    async fn remove(&self, name: &str) -> Result<(), EngineError> {
+    async fn remove(&self, id: &ContainerId) -> Result<(), EngineError> {
         // Stop first: Podman 4.3 often fails a forced removal of a running container with
         // "userdata/shm: device or resource busy". The stop is bounded; removal is retried
         // briefly for the same reason.
-        let _ = self.stop(name, 5).await;
+        let _ = self.stop(id, 5).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         // The busy mount is usually released within tens of milliseconds: retry soon, then back
         // off (a flat 300 ms pause made such a destroy 3x slower than raw Podman; devbox-bench).
@@ -516,7 +605,7 @@ impl Engine for Podman {
             };
             match self
                 .docker()?
-                .remove_container(name, Some(opts))
+                .remove_container(id.as_str(), Some(opts))
                 .await
                 .map_err(map_err)
             {
@@ -524,7 +613,7 @@ impl Engine for Podman {
                 Err(EngineError::Failed(m))
                     if m.contains("busy") && tokio::time::Instant::now() < deadline =>
                 {
-                    tracing::debug!(container = name, error = %m, "remove: retrying");
+                    tracing::debug!(container = %id, error = %m, "remove: retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(300));
                 }
@@ -533,40 +622,14 @@ impl Engine for Podman {
         }
     }
 
-    async fn inspect(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {
-        let inspected = self
-            .docker()?
-            .inspect_container(name, None::<InspectContainerOptions>)
-            .await;
-        if let Err(e) = &inspected {
-            if undecodable(e) {
-                // See list_by_labels.
-                return self.inspect_raw(name).await;
-            }
-        }
-        match inspected {
-            Ok(c) => {
-                let config = c.config.unwrap_or_default();
-                Ok(Some(ContainerRecord {
-                    name: c
-                        .name
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_string(),
-                    state: c
-                        .state
-                        .and_then(|s| s.status)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
-                    labels: config.labels.unwrap_or_default().into_iter().collect(),
-                    image: config.image.unwrap_or_default(),
-                }))
-            }
-            Err(e) => match map_err(e) {
-                EngineError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
+    async fn find(&self, name: &str) -> Result<Option<ContainerRecord>, EngineError> {
+        // Podman answers a name it does not find with the container whose ID it uniquely
+        // prefixes: only the exact name counts.
+        Ok(self.inspect_ref(name).await?.filter(|c| c.name == name))
+    }
+
+    async fn inspect(&self, id: &ContainerId) -> Result<Option<ContainerRecord>, EngineError> {
+        Ok(self.inspect_ref(id.as_str()).await?.filter(|c| &c.id == id))
     }
 
     async fn list_by_labels(
@@ -586,27 +649,33 @@ impl Engine for Podman {
             Err(e) if undecodable(&e) => return self.list_raw(labels).await,
             Err(e) => return Err(map_err(e)),
         };
-        Ok(list
+        let all = list
             .into_iter()
-            .map(|c| ContainerRecord {
-                name: c
-                    .names
-                    .unwrap_or_default()
-                    .first()
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_default(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                labels: c.labels.unwrap_or_default().into_iter().collect(),
-                image: c.image.unwrap_or_default(),
+            .map(|c| {
+                Ok(ContainerRecord {
+                    id: full_id(c.id.as_deref().unwrap_or_default())?,
+                    name: c
+                        .names
+                        .unwrap_or_default()
+                        .first()
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    labels: c.labels.unwrap_or_default().into_iter().collect(),
+                    image: c.image.unwrap_or_default(),
+                })
             })
-            // The engine filters by label already; keep the guarantee even if it did not.
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        // The engine filters by label already; keep the guarantee even if it did not.
+        Ok(all
+            .into_iter()
             .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
             .collect())
     }
 
     async fn exec(
         &self,
-        name: &str,
+        id: &ContainerId,
         cmd: &[&str],
         stdin: Option<&[u8]>,
         timeout: Duration,
@@ -615,7 +684,7 @@ impl Engine for Podman {
             let created = self
                 .docker()?
                 .create_exec(
-                    name,
+                    id.as_str(),
                     CreateExecOptions::<String> {
                         cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
                         attach_stdin: Some(stdin.is_some()),
@@ -688,7 +757,7 @@ impl Engine for Podman {
                 }
                 if tokio::time::Instant::now() >= deadline {
                     return Err(EngineError::Failed(format!(
-                        "exec {:?} in {name} did not report an exit code",
+                        "exec {:?} in {id} did not report an exit code",
                         cmd.first().unwrap_or(&"")
                     )));
                 }
@@ -697,14 +766,14 @@ impl Engine for Podman {
         };
         tokio::time::timeout(timeout, run).await.map_err(|_| {
             EngineError::Failed(format!(
-                "exec {:?} in {name} timed out after {}s",
+                "exec {:?} in {id} timed out after {}s",
                 cmd.first().unwrap_or(&""),
                 timeout.as_secs()
             ))
         })?
     }
 
-    fn logs(&self, name: &str, follow: bool, tail: Option<u32>) -> ByteStream {
+    fn logs(&self, id: &ContainerId, follow: bool, tail: Option<u32>) -> ByteStream {
         let opts = LogsOptions {
             follow,
             stdout: true,
@@ -714,7 +783,7 @@ impl Engine for Podman {
         };
         match self.docker() {
             Ok(d) => Box::pin(
-                d.logs(name, Some(opts))
+                d.logs(id.as_str(), Some(opts))
                     .map(|r| r.map(|o| o.into_bytes().to_vec()).map_err(map_err)),
             ),
             Err(e) => Box::pin(futures_util::stream::once(async move { Err(e) })),
@@ -767,7 +836,7 @@ mod tests {
         let labels = BTreeMap::from([("devbox.rawtest".to_string(), name.clone())]);
         let typed = podman.list_by_labels(&labels).await;
         let raw = podman.list_raw(&labels).await;
-        let typed_one = podman.inspect(&name).await;
+        let typed_one = podman.find(&name).await;
         let raw_one = podman.inspect_raw(&name).await;
         let missing = podman.inspect_raw(&format!("{name}-missing")).await;
         let _ = Command::new("podman").args(["rm", "-f", &name]).output();
@@ -781,5 +850,84 @@ mod tests {
         let typed_one = typed_one.unwrap().unwrap();
         assert_eq!(raw_one.unwrap().unwrap(), typed_one);
         assert_eq!(missing.unwrap(), None);
+    }
+
+    fn podman_ok(args: &[&str]) -> String {
+        let out = Command::new("podman").args(args).output().unwrap();
+        assert!(out.status.success(), "podman {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Podman's compat API resolves a container by unique ID prefix and a volume by unique name
+    /// prefix; the engine's lookups and removals never do.
+    #[devbox_test_kit::host_test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lookups_and_volume_removal_never_resolve_a_prefix() {
+        let image = devbox_test_kit::testbed::ensure_image().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let mut service = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let name = devbox_test_kit::unique_name("exacttest");
+        let id = podman_ok(&["create", "--name", &name, &image]);
+        let long = format!("{name}-volume-long");
+        let short = format!("{name}-volume");
+        podman_ok(&["volume", "create", "--label", "v=1", &long]);
+        let s = socket.clone();
+        devbox_test_kit::poll_until(Duration::from_secs(30), "podman socket", || {
+            std::os::unix::net::UnixStream::connect(&s).ok()
+        })
+        .unwrap();
+        let podman = Podman::new(&socket);
+        let by_prefix = podman.find(&id[..12]).await;
+        let by_name = podman.find(&name).await;
+        let volume_by_prefix = podman.volume(&short).await;
+        // A handle for a volume that no longer exists, whose name prefixes another one.
+        let gone = Volume::from_engine(short.clone(), BTreeMap::new());
+        let removed_gone = podman.remove_volume(&gone).await;
+        let long_survived = podman.volume(&long).await;
+        // A volume re-created with other labels after it was checked is left alone.
+        let checked = podman.volume(&long).await.unwrap().unwrap();
+        podman_ok(&["volume", "rm", &long]);
+        podman_ok(&["volume", "create", "--label", "v=2", &long]);
+        let changed = podman.remove_volume(&checked).await;
+        let still_there = podman.volume(&long).await;
+        let _ = Command::new("podman").args(["rm", "-f", &id]).output();
+        let _ = Command::new("podman")
+            .args(["volume", "rm", "-f", &long])
+            .output();
+        let _ = service.kill();
+        let _ = service.wait();
+        assert_eq!(by_prefix.unwrap(), None, "found by ID prefix");
+        let by_name = by_name.unwrap().unwrap();
+        assert_eq!(
+            (by_name.id.as_str(), by_name.name.as_str()),
+            (id.as_str(), name.as_str())
+        );
+        assert_eq!(
+            volume_by_prefix.unwrap(),
+            None,
+            "volume found by name prefix"
+        );
+        assert_eq!(removed_gone, Ok(()));
+        assert!(long_survived.unwrap().is_some(), "removed by name prefix");
+        assert!(
+            matches!(changed, Err(EngineError::Conflict(_))),
+            "{changed:?}"
+        );
+        assert_eq!(
+            still_there
+                .unwrap()
+                .unwrap()
+                .labels()
+                .get("v")
+                .map(String::as_str),
+            Some("2")
+        );
     }
 }

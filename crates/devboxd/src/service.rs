@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::clock::Clock;
-use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError};
+use crate::engine::{ByteStream, ContainerId, ContainerRecord, ContainerSpec, Engine, EngineError};
 use crate::secrets::{SecretError, SecretSource};
 use crate::state::{ContainerState, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
@@ -27,6 +27,9 @@ mod reconcile;
 pub const LABEL_MANAGED: &str = "devbox.managed";
 pub const LABEL_INSTANCE: &str = "devbox.instance";
 pub const LABEL_OWNER: &str = "devbox.owner";
+/// The owner's uid when the container (or volume) was made: a name alone is not an identity (a
+/// user removed from users.nix and another added with the same name is another person).
+pub const LABEL_OWNER_UID: &str = "devbox.owner-uid";
 pub const LABEL_NAME: &str = "devbox.name";
 pub const LABEL_CREATED: &str = "devbox.created-at";
 pub const LABEL_OPTIONS: &str = "devbox.options";
@@ -220,6 +223,50 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .all(|(k, v)| c.labels.get(k) == Some(v))
     }
 
+    /// Whether `c` was made by `caller` (by name AND uid).
+    fn owned_by(&self, c: &ContainerRecord, caller: &Caller) -> bool {
+        c.labels.get(LABEL_OWNER) == Some(&caller.user)
+            && c.labels.get(LABEL_OWNER_UID) == Some(&caller.uid.to_string())
+    }
+
+    /// Why the owner recorded on a container or volume is no longer who users.nix says (None:
+    /// it still is). Such a container is stopped and never started again: its key would be
+    /// fetched for whoever has that name now, or not exist.
+    pub(crate) fn orphaned(&self, labels: &BTreeMap<String, String>) -> Option<String> {
+        let owner = labels.get(LABEL_OWNER).map(String::as_str).unwrap_or("");
+        let name = labels.get(LABEL_NAME).map(String::as_str).unwrap_or("NAME");
+        let Some(user) = self.users.file.users.get(owner) else {
+            return Some(format!(
+                "orphaned: its owner {owner:?} is no longer in users.nix; an admin may destroy it (`devbox-ctl destroy {name}`)"
+            ));
+        };
+        match labels.get(LABEL_OWNER_UID) {
+            Some(uid) if *uid == user.uid.to_string() => None,
+            Some(uid) => Some(format!(
+                "orphaned: it was made for {owner:?} with uid {uid}, but users.nix now gives {owner:?} uid {}; an admin may destroy it (`devbox-ctl destroy {name}`)",
+                user.uid
+            )),
+            None => Some(format!(
+                "orphaned: it records no owner uid, so its owner {owner:?} cannot be verified; an admin may destroy it (`devbox-ctl destroy {name}`)"
+            )),
+        }
+    }
+
+    /// The managed container named exactly `name` (None: there is none). The one lookup by name
+    /// an operation makes: everything after it uses the record's full ID.
+    async fn resolve(&self, name: &str) -> Result<Option<ContainerRecord>, ApiError> {
+        Ok(self
+            .engine
+            .find(name)
+            .await
+            .map_err(engine_err)?
+            .filter(|c| {
+                c.name == name
+                    && self.is_ours(c)
+                    && c.labels.get(LABEL_NAME).map(String::as_str) == Some(name)
+            }))
+    }
+
     fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
         match result {
             Ok(()) => tracing::info!(
@@ -252,6 +299,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             created_at: c.labels.get(LABEL_CREATED).cloned().unwrap_or_default(),
             image: c.image.clone(),
             volume: volume_name(&c.name),
+            orphaned: self.orphaned(&c.labels),
         }
     }
 
@@ -265,16 +313,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// Finds a managed container and checks the caller may act on it.
     async fn authorize(&self, caller: &Caller, name: &str) -> Result<ContainerRecord, ApiError> {
         validate_name(name).map_err(bad)?;
-        let c = self.engine.inspect(name).await.map_err(engine_err)?;
-        // Podman also resolves ID prefixes; only the exact name counts.
-        let Some(c) = c.filter(|c| self.is_ours(c) && c.name == name) else {
+        let Some(c) = self.resolve(name).await? else {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
                 format!("there is no dev container named {name:?}; `devbox-ctl list` shows yours"),
             ));
         };
         let owner = c.labels.get(LABEL_OWNER).map(String::as_str).unwrap_or("");
-        if !caller.may_manage(owner) {
+        if !caller.is_admin && owner == caller.user && !self.owned_by(&c, caller) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("the dev container {name:?} was made for another uid of the name {owner:?} (users.nix gives you uid {}); ask an admin to destroy it", caller.uid),
+            ));
+        }
+        if !caller.is_admin && !self.owned_by(&c, caller) {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!("the dev container {name:?} belongs to another user; you may only manage your own (admins may manage all)"),
@@ -408,6 +460,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let now = self.clock.now();
         let mut labels = self.base_labels();
         labels.insert(LABEL_OWNER.into(), caller.user.clone());
+        labels.insert(LABEL_OWNER_UID.into(), caller.uid.to_string());
         labels.insert(LABEL_NAME.into(), name.to_string());
         labels.insert(LABEL_CREATED.into(), now.to_string());
         labels.insert(
@@ -420,7 +473,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             None
         } else if let Some(base) = existing_volume
             .as_ref()
-            .and_then(|l| l.get(LABEL_UID_BASE))
+            .and_then(|v| v.labels().get(LABEL_UID_BASE))
             .and_then(|b| b.parse::<u64>().ok())
         {
             Some(base)
@@ -455,6 +508,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             progress.step(&format!("Creating home volume {volume}"));
             let mut vlabels = self.base_labels();
             vlabels.insert(LABEL_OWNER.into(), caller.user.clone());
+            vlabels.insert(LABEL_OWNER_UID.into(), caller.uid.to_string());
             vlabels.insert(LABEL_NAME.into(), name.to_string());
             if let Some(base) = uid_base {
                 vlabels.insert(LABEL_UID_BASE.into(), base.to_string());
@@ -473,7 +527,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(n) => n,
             Err(e) => {
                 progress.step("Failed; removing what was made");
-                self.undo_create(name, &volume, created_volume).await;
+                self.undo_create(name, &caller.user, None, created_volume)
+                    .await;
                 self.forget(name);
                 return Err(e);
             }
@@ -509,18 +564,22 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             "Creating container {name} ({cpu} CPU, {})",
             devbox_api::validate::format_memory(memory)
         ));
-        if let Err(e) = self.engine.create(&spec).await {
-            progress.step("Failed; removing what was made");
-            self.undo_create(name, &volume, created_volume).await;
-            self.forget(name);
-            return Err(engine_err(e));
-        }
+        let id = match self.engine.create(&spec).await {
+            Ok(id) => id,
+            Err(e) => {
+                progress.step("Failed; removing what was made");
+                self.undo_create(name, &caller.user, None, created_volume)
+                    .await;
+                self.forget(name);
+                return Err(engine_err(e));
+            }
+        };
         self.fault_point("create-container");
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
         let made = async {
             let ready = match &key {
-                Some(key) => Some(self.bring_up(name, key, progress).await?),
+                Some(key) => Some(self.bring_up(&id, name, key, progress).await?),
                 None => None,
             };
             self.fault_point("create-started");
@@ -552,13 +611,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(ready) => ready,
             Err(e) => {
                 progress.step("Failed; removing what was made");
-                self.undo_create(name, &volume, created_volume).await;
+                self.undo_create(name, &caller.user, Some(&id), created_volume)
+                    .await;
                 self.forget(name);
                 return Err(e);
             }
         };
         self.status_with(
-            name,
+            &id,
             Some(if req.start {
                 DesiredState::Running
             } else {
@@ -601,27 +661,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Name, quota, confirmation, kept-volume ownership and image checks of a create. Returns
-    /// the labels of an existing (kept) home volume of that name.
+    /// the existing (kept) home volume of that name.
     async fn admit(
         &self,
         caller: &Caller,
         req: &CreateRequest,
-    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    ) -> Result<Option<crate::engine::Volume>, ApiError> {
         let name = req.name.as_str();
         let policy = &self.users.file.containers;
-        if let Some(existing) = self
-            .engine
-            .inspect(name)
-            .await
-            .map_err(engine_err)?
-            .filter(|c| c.name == name)
-        {
-            let owner = existing
-                .labels
-                .get(LABEL_OWNER)
-                .cloned()
-                .unwrap_or_default();
-            let msg = if self.is_ours(&existing) && owner == caller.user {
+        // Any container of exactly that name (devbox's or not) takes the name.
+        if let Some(existing) = self.engine.find(name).await.map_err(engine_err)? {
+            let msg = if self.is_ours(&existing) && self.owned_by(&existing, caller) {
                 format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
             } else {
                 format!("the name {name:?} is taken on this orchestrator (names are tailnet hostnames and must be unique); pick another name")
@@ -629,10 +679,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Err(ApiError::new(ErrorCode::Conflict, msg));
         }
         let all = self.ours().await?;
-        let mine: Vec<&ContainerRecord> = all
-            .iter()
-            .filter(|c| c.labels.get(LABEL_OWNER) == Some(&caller.user))
-            .collect();
+        let mine: Vec<&ContainerRecord> = all.iter().filter(|c| self.owned_by(c, caller)).collect();
         if mine.len() >= policy.max_per_user as usize {
             return Err(ApiError::new(
                 ErrorCode::QuotaExceeded,
@@ -664,14 +711,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             ));
         }
         let volume = volume_name(name);
-        let existing_volume = self
-            .engine
-            .volume_labels(&volume)
-            .await
-            .map_err(engine_err)?;
-        if let Some(labels) = &existing_volume {
+        let existing_volume = self.engine.volume(&volume).await.map_err(engine_err)?;
+        if let Some(v) = &existing_volume {
+            let labels = v.labels();
+            // A kept home is reused only by the person it was made for (name AND uid).
             if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
                 || labels.get(LABEL_OWNER) != Some(&caller.user)
+                || labels.get(LABEL_OWNER_UID) != Some(&caller.uid.to_string())
             {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -693,15 +739,26 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(existing_volume)
     }
 
-    async fn undo_create(&self, name: &str, volume: &str, created_volume: bool) {
-        if let Err(e) = self.engine.remove(name).await {
-            if !matches!(e, EngineError::NotFound(_)) {
-                tracing::error!(container = name, error = %e, "rollback: cannot remove container");
+    /// Removes what a create of `owner`'s `name` made: the container `id` (if it was made) and
+    /// the home volume if the create made it (only after checking it is that create's volume).
+    /// The caller holds the container's lock.
+    async fn undo_create(
+        &self,
+        name: &str,
+        owner: &str,
+        id: Option<&ContainerId>,
+        created_volume: bool,
+    ) {
+        if let Some(id) = id {
+            if let Err(e) = self.engine.remove(id).await {
+                if !matches!(e, EngineError::NotFound(_)) {
+                    tracing::error!(container = name, %id, error = %e, "rollback: cannot remove container");
+                }
             }
         }
         if created_volume {
-            if let Err(e) = self.engine.remove_volume(volume).await {
-                tracing::error!(volume, error = %e, "rollback: cannot remove volume");
+            if let Err(e) = self.remove_home_volume(name, owner).await {
+                tracing::error!(container = name, error = %e, "rollback: cannot remove volume");
             }
         }
         self.remove_network_of(name).await;
@@ -802,25 +859,55 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         })
     }
 
+    /// Removes the home volume of `owner`'s container `name`: the volume of exactly that name,
+    /// and only if its labels say it is that (managed, this instance, that owner and name).
+    /// The caller holds the container's lock. Returns whether a volume was removed.
+    async fn remove_home_volume(&self, name: &str, owner: &str) -> Result<bool, ApiError> {
+        let volume = volume_name(name);
+        let Some(v) = self.engine.volume(&volume).await.map_err(engine_err)? else {
+            return Ok(false);
+        };
+        let l = v.labels();
+        let is_it = self
+            .base_labels()
+            .iter()
+            .all(|(k, val)| l.get(k) == Some(val))
+            && l.get(LABEL_OWNER).map(String::as_str) == Some(owner)
+            && l.get(LABEL_NAME).map(String::as_str) == Some(name);
+        if !is_it {
+            tracing::warn!(
+                volume,
+                owner,
+                "not removing a volume that is not this container's home (other labels)"
+            );
+            return Ok(false);
+        }
+        match self.engine.remove_volume(&v).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(true),
+            Err(e) => Err(engine_err(e)),
+        }
+    }
+
     /// Starts the container, delivers the key and waits for the entrypoint to report ready.
     async fn bring_up(
         &self,
+        id: &ContainerId,
         name: &str,
         key: &SecretString,
         progress: &dyn Progress,
     ) -> Result<EntrypointStatus, ApiError> {
         self.refresh_firewall().await?;
         progress.step(&format!("Starting {name}"));
-        self.engine.start(name).await.map_err(engine_err)?;
+        self.engine.start(id).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
-        self.deliver_key(name, key, false).await?;
+        self.deliver_key(id, key, false).await?;
         progress.step("Waiting for the container to join the tailnet and start its services");
-        self.wait_ready(name).await
+        self.wait_ready(id).await
     }
 
     async fn deliver_key(
         &self,
-        name: &str,
+        id: &ContainerId,
         key: &SecretString,
         reauth: bool,
     ) -> Result<(), ApiError> {
@@ -835,7 +922,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let out = self
                 .engine
                 .exec(
-                    name,
+                    id,
                     &cmd,
                     Some(key.expose_secret().as_bytes()),
                     Duration::from_secs(30),
@@ -854,7 +941,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     ))
                 }
                 Err(e) if tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(container = name, error = %e, "deliver-key: retrying");
+                    tracing::debug!(container = %id, error = %e, "deliver-key: retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(e) => return Err(engine_err(e)),
@@ -863,11 +950,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Asks the entrypoint for its status.
-    async fn entrypoint_status(&self, name: &str) -> Result<EntrypointStatus, String> {
+    async fn entrypoint_status(&self, id: &ContainerId) -> Result<EntrypointStatus, String> {
         let out = self
             .engine
             .exec(
-                name,
+                id,
                 &[ENTRYPOINT, "status", "--json"],
                 None,
                 Duration::from_secs(10),
@@ -886,14 +973,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
     /// Polls until the entrypoint reports ready; returns that status (create/start answer with
     /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench).
-    async fn wait_ready(&self, name: &str) -> Result<EntrypointStatus, ApiError> {
+    async fn wait_ready(&self, id: &ContainerId) -> Result<EntrypointStatus, ApiError> {
         let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
         // The entrypoint is usually ready 100-300 ms after the key: look again soon, then every
         // 400 ms (few exec sessions). A flat 400 ms added ~150 ms to every start (devbox-bench).
         let mut pause = Duration::from_millis(100);
         let mut last;
         loop {
-            match self.entrypoint_status(name).await {
+            match self.entrypoint_status(id).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
                     return Ok(s)
@@ -916,7 +1003,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 }
                 Err(e) => last = e,
             }
-            match self.engine.inspect(name).await {
+            match self.engine.inspect(id).await {
+                Ok(None) => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("the container was removed while starting; last status: {last}"),
+                    ))
+                }
                 Ok(Some(c)) if !c.running() => {
                     return Err(ApiError::new(
                         ErrorCode::Unavailable,
@@ -942,38 +1035,32 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
     }
 
-    async fn status_of(
-        &self,
-        name: &str,
-        desired: Option<DesiredState>,
-    ) -> Result<ContainerStatus, ApiError> {
-        self.status_with(name, desired, None).await
-    }
-
-    /// The status, with the entrypoint's report if the caller already has a fresh one.
+    /// The status of the container `id` (resolved and authorized by the caller), with the
+    /// entrypoint's report if the caller already has a fresh one.
     async fn status_with(
         &self,
-        name: &str,
+        id: &ContainerId,
         desired: Option<DesiredState>,
         known: Option<EntrypointStatus>,
     ) -> Result<ContainerStatus, ApiError> {
         let c = self
             .engine
-            .inspect(name)
+            .inspect(id)
             .await
             .map_err(engine_err)?
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::NotFound,
-                    format!("the container {name:?} vanished"),
+                    "the dev container no longer exists (it was destroyed meanwhile); `devbox-ctl list` shows yours",
                 )
             })?;
+        let name = c.name.as_str();
         let entrypoint = if !c.running() {
             None
         } else if known.is_some() {
             known
         } else {
-            self.entrypoint_status(name).await.ok()
+            self.entrypoint_status(id).await.ok()
         };
         let device = entrypoint
             .as_ref()
@@ -1010,19 +1097,29 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             name,
             &result.as_ref().map(|_| ()).map_err(Clone::clone),
         );
-        self.status_with(name, Some(DesiredState::Running), result?)
+        let (id, ready) = result?;
+        self.status_with(&id, Some(DesiredState::Running), ready)
             .await
     }
 
-    /// Start, with the container's lock held by the caller.
+    /// Start, with the container's lock held by the caller. Returns the container's ID and the
+    /// entrypoint's ready report (None: it was running already).
     async fn start_locked(
         &self,
         caller: &Caller,
         name: &str,
         progress: &dyn Progress,
-    ) -> Result<Option<EntrypointStatus>, ApiError> {
+    ) -> Result<(ContainerId, Option<EntrypointStatus>), ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        // Never with someone else's key (or a fallback reference): only its verified owner's.
+        if let Some(why) = self.orphaned(&c.labels) {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("{name} is not started: {why}"),
+            ));
+        }
+        let id = c.id.clone();
         let mut ready = None;
         if !c.running() {
             progress.step("Fetching the Tailscale auth key from 1Password");
@@ -1036,11 +1133,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
-            match self.bring_up(name, &key, progress).await {
+            match self.bring_up(&id, name, &key, progress).await {
                 Ok(status) => ready = Some(status),
                 Err(e) => {
                     // Leave it as it was: stopped.
-                    let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
+                    let _ = self.engine.stop(&id, STOP_TIMEOUT_SECS).await;
                     return Err(e);
                 }
             }
@@ -1070,13 +1167,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
         })?;
         self.drop_warnings(name);
-        Ok(ready)
+        Ok((id, ready))
     }
 
-    async fn logout(&self, name: &str) {
+    async fn logout(&self, id: &ContainerId, name: &str) {
         match self
             .engine
-            .exec(name, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+            .exec(id, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
             .await
         {
             Ok(o) if o.exit_code == 0 => {}
@@ -1086,6 +1183,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 "tailscale logout failed"
             ),
             Err(e) => tracing::warn!(container = name, error = %e, "tailscale logout failed"),
+        }
+    }
+
+    /// TEST HOOK (`faultInjection: "pause-after:STEP:MILLIS"`, refused unless `testHooks`): the
+    /// daemon waits MILLIS ms right after STEP, so a test can race another request into it.
+    pub(crate) async fn pause_point(&self, step: &str) {
+        let pause = self
+            .settings
+            .fault_injection
+            .as_deref()
+            .and_then(|f| f.strip_prefix("pause-after:"))
+            .and_then(|r| r.rsplit_once(':'))
+            .filter(|(s, _)| *s == step)
+            .and_then(|(_, ms)| ms.parse::<u64>().ok());
+        if let Some(ms) = pause {
+            tracing::warn!(step, ms, "fault injection: pausing after this step");
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
     }
 
@@ -1117,11 +1231,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.stop_locked(caller, name, progress).await
         }
         .await;
-        self.audit(caller, "stop", name, &result);
-        result?;
+        self.audit(
+            caller,
+            "stop",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let id = result?;
         let c = self
             .engine
-            .inspect(name)
+            .inspect(&id)
             .await
             .map_err(engine_err)?
             .ok_or_else(|| {
@@ -1140,7 +1259,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         caller: &Caller,
         name: &str,
         progress: &dyn Progress,
-    ) -> Result<(), ApiError> {
+    ) -> Result<ContainerId, ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
         let now = self.clock.now();
@@ -1163,17 +1282,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("stop-recorded");
         if c.running() {
             progress.step("Logging out of the tailnet");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.fault_point("stop-logged-out");
             progress.step(&format!("Stopping {name}"));
             self.engine
-                .stop(name, STOP_TIMEOUT_SECS)
+                .stop(&c.id, STOP_TIMEOUT_SECS)
                 .await
                 .map_err(engine_err)?;
         } else {
             progress.step(&format!("{name} is not running"));
         }
-        Ok(())
+        Ok(c.id)
     }
 
     pub async fn destroy(
@@ -1227,47 +1346,45 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("destroy-recorded");
         if c.running() {
             progress.step("Logging out of the tailnet (removes the ephemeral node)");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.fault_point("destroy-logged-out");
         }
-        self.finish_destroy(name, &owner, keep_volume, progress)
+        self.finish_destroy(name, &owner, keep_volume, Some(c.id), progress)
             .await
     }
 
     /// The idempotent rest of a destroy: container, volume (unless kept), tailnet devices, state.
+    /// `id`: the container as the caller resolved it under the container's lock (None: resolve
+    /// it here, as `owner`'s managed container of exactly that name, if it still exists).
     async fn finish_destroy(
         &self,
         name: &str,
         owner: &str,
         keep_volume: bool,
+        id: Option<ContainerId>,
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
-        progress.step(&format!("Removing container {name}"));
-        match self.engine.remove(name).await {
-            Ok(()) | Err(EngineError::NotFound(_)) => {}
-            Err(e) => return Err(engine_err(e)),
+        let id = match id {
+            Some(id) => Some(id),
+            None => self
+                .resolve(name)
+                .await?
+                .filter(|c| c.labels.get(LABEL_OWNER).map(String::as_str) == Some(owner))
+                .map(|c| c.id),
+        };
+        if let Some(id) = &id {
+            progress.step(&format!("Removing container {name}"));
+            match self.engine.remove(id).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(engine_err(e)),
+            }
         }
         self.fault_point("destroy-container-removed");
         self.remove_network_of(name).await;
         let volume = volume_name(name);
         if !keep_volume {
-            let labels = self
-                .engine
-                .volume_labels(&volume)
-                .await
-                .map_err(engine_err)?;
-            match labels {
-                Some(l) if l.get(LABEL_OWNER).map(String::as_str) == Some(owner) => {
-                    progress.step(&format!("Removing home volume {volume}"));
-                    match self.engine.remove_volume(&volume).await {
-                        Ok(()) | Err(EngineError::NotFound(_)) => {}
-                        Err(e) => return Err(engine_err(e)),
-                    }
-                }
-                Some(_) => {
-                    tracing::warn!(volume, "not removing a volume owned by someone else")
-                }
-                None => {}
+            if self.remove_home_volume(name, owner).await? {
+                progress.step(&format!("Removed home volume {volume}"));
             }
             self.fault_point("destroy-volume-removed");
         } else {
@@ -1304,6 +1421,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let _container = self.lock_authorized(caller, name).await?;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if let Some(why) = self.orphaned(&c.labels) {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("no key is delivered to {name}: {why}"),
+                ));
+            }
             if !c.running() {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -1317,22 +1440,28 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 .await
                 .map_err(secret_err)?;
             progress.step("Delivering the new key into the container");
-            self.deliver_key(name, &key, now).await?;
+            self.deliver_key(&c.id, &key, now).await?;
             if now {
                 progress.step("Waiting for the container to re-authenticate");
-                self.wait_ready(name).await?;
+                self.wait_ready(&c.id).await?;
             }
             let t = self.clock.now();
             self.update_state(name, |s| {
                 if let Some(e) = s.get_mut(name) {
                     e.key_delivered_at = Some(t);
                 }
-            })
+            })?;
+            Ok(c.id)
         }
         .await;
-        self.audit(caller, "rotate-key", name, &result);
-        result?;
-        self.status_of(name, self.desired(name)).await
+        self.audit(
+            caller,
+            "rotate-key",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let id = result?;
+        self.status_with(&id, self.desired(name), None).await
     }
 
     // ------------------------------------------------------------- reads
@@ -1349,7 +1478,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .ours()
             .await?
             .iter()
-            .filter(|c| all || c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .filter(|c| all || self.owned_by(c, caller))
             .map(|c| self.info(c, state.containers.get(&c.name).map(|s| s.desired)))
             .collect();
         list.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
@@ -1357,8 +1486,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     pub async fn status(&self, caller: &Caller, name: &str) -> Result<ContainerStatus, ApiError> {
-        self.authorize(caller, name).await?;
-        self.status_of(name, self.desired(name)).await
+        let c = self.authorize(caller, name).await?;
+        self.pause_point("read-authorized").await;
+        self.status_with(&c.id, self.desired(name), None).await
     }
 
     pub async fn logs(
@@ -1368,8 +1498,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         follow: bool,
         tail: Option<u32>,
     ) -> Result<ByteStream, ApiError> {
-        self.authorize(caller, name).await?;
-        Ok(self.engine.logs(name, follow, tail))
+        let c = self.authorize(caller, name).await?;
+        self.pause_point("read-authorized").await;
+        Ok(self.engine.logs(&c.id, follow, tail))
     }
 
     /// Doctor: the isolation rules install (nft runs, devboxd may change the ruleset).

@@ -116,14 +116,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             // A container of that name may exist again (re-created): its device is not stale.
             let lock = self.container_lock(&name);
             let _g = lock.lock().await;
-            if self
-                .engine
-                .inspect(&name)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|c| c.name == name)
-            {
+            if self.engine.find(&name).await.ok().flatten().is_some() {
                 self.clear_cleanup(&name)?;
                 continue;
             }
@@ -304,7 +297,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .ours()
             .await?
             .iter()
-            .filter(|c| all || c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .filter(|c| all || self.owned_by(c, caller))
             .map(|c| self.plan_item(c, state.containers.get(&c.name)))
             .collect();
         containers.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
@@ -358,9 +351,22 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let state = self.state.load().map_err(internal)?;
             for (name, entry) in &state.containers {
                 if let Some(p) = &entry.pending_create {
+                    let lock = self.container_lock(name);
+                    let _g = lock.lock().await;
                     tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
-                    self.undo_create(name, &super::volume_name(name), p.created_volume)
-                        .await;
+                    // Only what that create made: the managed container of exactly that name
+                    // and owner, and (if the create made it) the volume with its labels.
+                    let made = self
+                        .resolve(name)
+                        .await?
+                        .filter(|c| c.labels.get(LABEL_OWNER) == Some(&entry.owner));
+                    self.undo_create(
+                        name,
+                        &entry.owner,
+                        made.as_ref().map(|c| &c.id),
+                        p.created_volume,
+                    )
+                    .await;
                     // It may have joined the tailnet before the crash.
                     if let Err(e) = self.delete_tailnet_devices(name, &entry.owner).await {
                         tracing::warn!(container = %name, error = %e, "undo-create: tailnet cleanup failed");
@@ -387,12 +393,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         // Unfinished destroys (the container may already be gone).
         let state = self.state.load().map_err(internal)?;
         for (name, entry) in &state.containers {
-            if let Some(keep_volume) = entry.destroying {
+            if entry.destroying.is_some() {
                 let lock = self.container_lock(name);
                 let _g = lock.lock().await;
+                // Re-read under the lock: the destroy this snapshot saw may have finished while
+                // we waited (and the name may now be another container's, or nobody's).
+                let now = self.state.load().map_err(internal)?;
+                let Some(keep_volume) = now
+                    .containers
+                    .get(name)
+                    .filter(|e| e.owner == entry.owner)
+                    .and_then(|e| e.destroying)
+                else {
+                    continue;
+                };
                 tracing::warn!(container = %name, "reconcile: finishing a destroy the daemon did not finish");
                 let r = self
-                    .finish_destroy(name, &entry.owner, keep_volume, &quiet)
+                    .finish_destroy(name, &entry.owner, keep_volume, None, &quiet)
                     .await
                     .map(|_| ());
                 self.audit_system("finish-destroy", name, &r);
@@ -423,12 +440,31 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 }
             })?;
         }
+        // Containers whose owner is no longer who users.nix says: stopped, never restarted.
+        let mut orphans_stopped = false;
+        for c in existing
+            .iter()
+            .filter(|c| self.orphaned(&c.labels).is_some())
+        {
+            match self.stop_orphan(&c.name).await {
+                Ok(acted) => orphans_stopped |= acted,
+                Err(e) => {
+                    tracing::error!(container = %c.name, error = %e, "reconcile: cannot stop an orphaned container")
+                }
+            }
+        }
+        let state = if orphans_stopped {
+            self.state.load().map_err(internal)?
+        } else {
+            state
+        };
         // Restarts first (reboot recovery is the urgent part), a few at a time.
         if restart {
             let to_start: Vec<&ContainerRecord> = existing
                 .iter()
                 .filter(|c| {
                     !c.running()
+                        && self.orphaned(&c.labels).is_none()
                         && state.containers.get(&c.name).is_some_and(|e| {
                             e.desired == DesiredState::Running
                                 && e.pending_create.is_none()
@@ -517,19 +553,60 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.audit_system("reconcile-start", name, &r);
     }
 
+    /// Stops a container whose owner is no longer who users.nix says (see `orphaned`) and
+    /// records it as desired stopped, under its lock, re-checked there. Returns whether it acted
+    /// (it was running or desired running); that is audited with the reason.
+    async fn stop_orphan(&self, name: &str) -> Result<bool, ApiError> {
+        let lock = self.container_lock(name);
+        let _g = lock.lock().await;
+        let Some(c) = self.resolve(name).await? else {
+            return Ok(false);
+        };
+        let Some(why) = self.orphaned(&c.labels) else {
+            return Ok(false);
+        };
+        let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let now = self.clock.now();
+        let state = self.state.load().map_err(internal)?;
+        let desired_running = state
+            .containers
+            .get(name)
+            .is_none_or(|e| e.desired == DesiredState::Running);
+        if !c.running() && !desired_running {
+            return Ok(false);
+        }
+        if c.running() {
+            // Logging out removes its (ephemeral) tailnet node; no key is involved.
+            self.logout(&c.id, name).await;
+            self.engine
+                .stop(&c.id, super::STOP_TIMEOUT_SECS)
+                .await
+                .map_err(super::engine_err)?;
+        }
+        self.update_state(name, |s| {
+            let e = s
+                .entry(name.to_string())
+                .or_insert_with(|| adopted(&c, &owner, now));
+            e.desired = DesiredState::Stopped;
+            e.stopped_since.get_or_insert(now);
+        })?;
+        tracing::warn!(
+            target: "devbox::audit",
+            uid = 0, user = "devboxd", action = "orphan-stop", container = name,
+            owner = %owner, id = %c.id, result = "ok", reason = %why,
+            "audit"
+        );
+        Ok(true)
+    }
+
     /// Finishes an interrupted stop, refreshes activity, sends due warnings, and applies idle
     /// auto-stop / auto-destroy to one container.
     async fn apply_rules(&self, listed: &ContainerRecord) -> Result<(), ApiError> {
         let name = listed.name.as_str();
         let lock = self.container_lock(name);
         let _g = lock.lock().await;
-        let Some(c) = self
-            .engine
-            .inspect(name)
-            .await
-            .map_err(super::engine_err)?
-            .filter(|c| self.is_ours(c) && c.name == name)
-        else {
+        // Re-read under the lock; the same container as listed, or nothing to do.
+        let Some(c) = self.resolve(name).await?.filter(|c| c.id == listed.id) else {
             return Ok(());
         };
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
@@ -550,15 +627,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         };
         if entry.desired == DesiredState::Stopped && c.running() {
             tracing::warn!(container = name, "reconcile: finishing a stop");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.engine
-                .stop(name, super::STOP_TIMEOUT_SECS)
+                .stop(&c.id, super::STOP_TIMEOUT_SECS)
                 .await
                 .map_err(super::engine_err)?;
         }
         let mut entry = entry;
         if c.running() && entry.desired == DesiredState::Running {
-            if let Ok(st) = self.entrypoint_status(name).await {
+            if let Ok(st) = self.entrypoint_status(&c.id).await {
                 let seen: Option<Timestamp> =
                     st.last_activity.as_deref().and_then(|a| a.parse().ok());
                 if let Some(seen) = seen.filter(|t| Some(*t) > entry.last_activity) {
@@ -581,7 +658,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             match next.kind {
                 ActionKind::Stop => {
                     tracing::info!(container = name, "idle auto-stop");
-                    let r = self.stop_locked(&system, name, &quiet).await;
+                    let r = self.stop_locked(&system, name, &quiet).await.map(|_| ());
                     self.audit_system("auto-stop", name, &r);
                     r?;
                     self.notify(Notice {
