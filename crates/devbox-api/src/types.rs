@@ -252,9 +252,16 @@ pub struct SyncthingStatus {
 pub struct ConnectInfo {
     pub ssh: String,
     pub code_server: String,
+    /// How the owner reads the per-container password of code-server and the Syncthing GUI
+    /// (a command, never the password itself).
+    #[serde(default)]
+    pub password: String,
     pub zed: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syncthing_device_id: Option<String>,
+    /// The Syncthing GUI (user `dev`, the same password), when Syncthing runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncthing_gui: Option<String>,
 }
 
 impl ConnectInfo {
@@ -263,7 +270,11 @@ impl ConnectInfo {
         Self {
             ssh: format!("ssh dev@{name}"),
             code_server: format!("http://{name}:8080/"),
+            password: format!("ssh dev@{name} cat ~/.config/code-server/config.yaml"),
             zed: format!("zed ssh://dev@{name}/home/dev"),
+            syncthing_gui: syncthing_device_id
+                .as_ref()
+                .map(|_| format!("http://{name}:8384/ (user dev, the same password)")),
             syncthing_device_id,
         }
     }
