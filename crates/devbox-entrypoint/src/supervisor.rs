@@ -108,6 +108,7 @@ struct Shutdown {
 const TAILSCALED: &str = "tailscaled";
 const CODE_SERVER: &str = "code-server";
 const SYNCTHING: &str = "syncthing";
+const NIX_DAEMON: &str = "nix-daemon";
 /// A service that ran this long before exiting restarts after the base delay again.
 const STABLE_AFTER: Duration = Duration::from_secs(10);
 const UP_TIMEOUT: Duration = Duration::from_secs(90);
@@ -276,11 +277,28 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
         user: Some((account.uid, account.gid)),
         cwd: Some(cfg.home.clone()),
     };
-    vec![
+    let mut specs = vec![
         (tailscaled, true),
         (code_server, cfg.code_server),
         (syncthing, cfg.syncthing),
-    ]
+    ];
+    if cfg.nix_daemon {
+        // Multi-user Nix: the store is root's; `dev` builds through this daemon (Nix's `auto`
+        // store picks the daemon socket when the store is not writable), builds run as the
+        // image's nixbld users.
+        specs.push((
+            ServiceSpec {
+                name: NIX_DAEMON,
+                program: "nix-daemon".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                user: None,
+                cwd: Some(PathBuf::from("/")),
+            },
+            true,
+        ));
+    }
+    specs
 }
 
 /// Restart backoff: (delay before this restart, delay for the next one). The delay doubles
@@ -1172,6 +1190,47 @@ mod tests {
             restart_delay(cur, STABLE_AFTER, base, max),
             (base, base * 2)
         );
+    }
+
+    #[test]
+    fn code_server_needs_its_password_file_and_nix_daemon_runs_only_when_asked() {
+        let account = Account {
+            name: "dev".into(),
+            uid: 1000,
+            gid: 1000,
+            home: PathBuf::from("/home/dev"),
+            shell: "/bin/sh".into(),
+        };
+        let cfg = |nix: &'static str| {
+            Config::from_lookup(move |k| match k {
+                "DEVBOX_HOSTNAME" => Some("a-b".into()),
+                "DEVBOX_OWNER" => Some("alice".into()),
+                "DEVBOX_NIX_DAEMON" => Some(nix.into()),
+                _ => None,
+            })
+            .unwrap()
+        };
+        let specs = service_specs(&cfg("false"), &account);
+        assert!(specs.iter().all(|(s, _)| s.name != NIX_DAEMON));
+        let cs = &specs.iter().find(|(s, _)| s.name == CODE_SERVER).unwrap().0;
+        let argv = cs.args.join(" ");
+        assert!(argv.contains("--auth password"), "{argv}");
+        assert!(
+            argv.contains("--config /home/dev/.config/code-server/config.yaml"),
+            "{argv}"
+        );
+        assert_eq!(cs.user, Some((1000, 1000)));
+        let specs = service_specs(&cfg("true"), &account);
+        let (nd, enabled) = specs.iter().find(|(s, _)| s.name == NIX_DAEMON).unwrap();
+        assert!(*enabled);
+        assert_eq!(nd.user, None, "the daemon owns the store: root");
+        assert!(Config::from_lookup(|k| match k {
+            "DEVBOX_HOSTNAME" => Some("a-b".into()),
+            "DEVBOX_OWNER" => Some("alice".into()),
+            "DEVBOX_NIX_DAEMON" => Some("perhaps".into()),
+            _ => None,
+        })
+        .is_err());
     }
 
     #[test]
