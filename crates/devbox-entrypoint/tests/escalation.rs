@@ -134,7 +134,7 @@ fn dev_cannot_take_root_paths_or_the_key_through_the_home_volume() {
     // As dev: try to put a program that steals its stdin wherever root looks for one.
     let out = as_dev(
         &b,
-        "printf '#!/bin/sh\\ncat > /home/dev/stolen-key\\n' > /home/dev/thief && chmod 755 /home/dev/thief",
+        "printf '#!/bin/sh\\ncat >> /home/dev/stolen-key\\n' > /home/dev/thief && chmod 755 /home/dev/thief",
     );
     assert!(out.status.success(), "{out:?}");
     for dir in [
