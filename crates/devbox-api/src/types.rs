@@ -422,3 +422,27 @@ pub struct LifecyclePlan {
     pub containers: Vec<PlanItem>,
     pub pending_cleanups: Vec<PendingCleanupInfo>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_info_says_how_to_read_the_password_never_the_password() {
+        let c = ConnectInfo::for_container("alice-main", None);
+        assert_eq!(
+            c.password,
+            "ssh dev@alice-main cat ~/.config/code-server/config.yaml"
+        );
+        assert_eq!(c.syncthing_gui, None);
+        let c = ConnectInfo::for_container("alice-main", Some("DEVICE".into()));
+        assert_eq!(
+            c.syncthing_gui.as_deref(),
+            Some("http://alice-main:8384/ (user dev, the same password)")
+        );
+        // An older daemon's answer (no password hint) still parses.
+        let old: ConnectInfo =
+            serde_json::from_str(r#"{"ssh":"s","codeServer":"c","zed":"z"}"#).unwrap();
+        assert_eq!(old.password, "");
+    }
+}
