@@ -163,6 +163,35 @@ pub fn give_dir(path: &Path, owner: (u32, u32)) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Gives the directories `rels` (relative to `home`, each component a real directory, no
+/// symlink) to `owner` where they are root's: earlier versions of the entrypoint created
+/// `~/.config` as root, which left `dev` unable to manage its own configuration. Safe through
+/// descriptors: a directory cannot be hard-linked, and `O_NOFOLLOW` refuses a symlink, so only
+/// directories inside the volume change owner. Returns the ones given.
+pub fn give_root_dirs(
+    home: &Path,
+    rels: &[&str],
+    owner: (u32, u32),
+) -> std::io::Result<Vec<String>> {
+    let mut given = Vec::new();
+    for rel in rels {
+        let Ok(fd) = open_dir(home, &home.join(rel)) else {
+            continue; // missing, or not a plain directory: nothing of root's to give
+        };
+        let st = fstat(&fd).map_err(io)?;
+        if st.st_uid == 0 && owner.0 != 0 {
+            fchown(
+                fd.as_fd(),
+                Some(Uid::from_raw(owner.0)),
+                Some(Gid::from_raw(owner.1)),
+            )
+            .map_err(io)?;
+            given.push((*rel).to_string());
+        }
+    }
+    Ok(given)
+}
+
 /// A printable form of a file name for error messages.
 pub fn show(name: &OsStr) -> String {
     String::from_utf8_lossy(name.as_bytes()).into_owned()

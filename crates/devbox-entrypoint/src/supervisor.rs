@@ -373,6 +373,26 @@ impl Supervisor {
                 account.name
             );
         }
+        // Directories an older entrypoint made as root (`~/.config`) go back to dev, through
+        // descriptors (no symlink followed), or dev could not manage its own configuration.
+        match crate::homefs::give_root_dirs(
+            &cfg.home,
+            &[".config", ".local", ".local/state", ".local/share"],
+            (account.uid, account.gid),
+        ) {
+            Ok(given) if !given.is_empty() => log_event!(
+                "entrypoint",
+                "gave {} (made by an older entrypoint as root) to {}",
+                given.join(", "),
+                account.name
+            ),
+            Ok(_) => {}
+            Err(e) => log_event!(
+                "entrypoint",
+                "cannot give root's directories in the home to {}: {e}",
+                account.name
+            ),
+        }
         let report = prepare_as_user(account);
         let zed = report.zed.clone();
         match (&zed.path, &zed.error) {

@@ -145,6 +145,10 @@ fn dev_cannot_take_root_paths_or_the_key_through_the_home_volume() {
         "/sbin",
         "/bin",
         "/opt/devbox",
+        "/lib/x86_64-linux-gnu",
+        "/lib64",
+        "/etc",
+        "/run/devbox",
     ] {
         let out = as_dev(
             &b,
@@ -198,4 +202,35 @@ fn dev_cannot_take_root_paths_or_the_key_through_the_home_volume() {
         problems.push("the key is in the container log".into());
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[host_test]
+fn a_home_volume_from_an_older_entrypoint_gets_roots_directories_back() {
+    let b = DevBox::start("ep-oldvol", &["-e", "DEVBOX_SYNCTHING=true"]);
+    b.wait_for("services up", |s| {
+        running(s, "code-server") && running(s, "syncthing")
+    });
+    // What the older entrypoint left: ~/.config made by root (as a side effect of creating
+    // ~/.config/syncthing), and no code-server password yet.
+    b.exec("rm -rf /home/dev/.config/code-server && chown 0:0 /home/dev/.config");
+    let out = as_dev(&b, "mkdir /home/dev/.config/mine");
+    assert!(
+        !out.status.success(),
+        "the simulated old volume is not root's"
+    );
+    podman(&["stop", "-t", "10", &b.name]).unwrap();
+    podman(&["start", &b.name]).unwrap();
+    b.wait_for("code-server up with its password", |s| {
+        running(s, "code-server") && running(s, "syncthing")
+    });
+    assert_eq!(b.exec("stat -c '%U' /home/dev/.config"), "dev");
+    assert_eq!(
+        b.exec("stat -c '%a %U' /home/dev/.config/code-server/config.yaml"),
+        "600 dev"
+    );
+    assert!(b
+        .logs()
+        .contains("gave .config (made by an older entrypoint as root) to dev"));
+    let out = as_dev(&b, "mkdir /home/dev/.config/mine");
+    assert!(out.status.success(), "{out:?}");
 }
