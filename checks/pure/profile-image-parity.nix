@@ -56,12 +56,31 @@ builtins.all (x: x) [
   (check (builtins.elem "DEVBOX_ZED_VERSION=0.1.0+stable" env) "DEVBOX_ZED_VERSION must be the version part of nixpkgs' remoteServerExecutableName")
   (check (contains "ln -s ${pkgs.zed-editor.remote_server}/bin/zed-remote-server-stable-0.1.0[+]stable ./opt/devbox/zed-remote-server" image.fakeRootCommands) "the Zed remote server must be linked at /opt/devbox/zed-remote-server")
   (check (contains "chown -R 1000:1000 ./home/dev" image.fakeRootCommands) "/home/dev must belong to dev (1000:1000)")
-  # Single-user Nix as dev: the store directory and /nix/var/nix (database, locks) are dev's.
+  # Multi-user Nix: the store and /nix/var/nix are root's (dev must not rename store paths
+  # that root runs), the entrypoint runs nix-daemon, builds run as nixbld users.
   (check (
-    contains "chown 1000:1000 ./nix/store" image.fakeRootCommands
-    && contains "chown -R 1000:1000 ./nix/var" image.fakeRootCommands
+    contains "chown 0:30000 ./nix/store" image.fakeRootCommands
+    && contains "chmod 1775 ./nix/store" image.fakeRootCommands
+    && contains "chown -R 0:0 ./nix/var" image.fakeRootCommands
+    && !(contains "chown 1000:1000 ./nix/store" image.fakeRootCommands)
+    && !(contains "chown -R 1000:1000 ./nix/var" image.fakeRootCommands)
     && !(contains "[.]/nix/" imageNoNix.fakeRootCommands)
-  ) "with Nix, /nix/store and /nix/var must belong to dev (and be left alone without Nix)")
+  ) "with Nix, /nix/store and /nix/var must be root's (multi-user), and left alone without Nix")
+  (check (
+    builtins.elem "DEVBOX_NIX_DAEMON=true" env
+    && !(builtins.elem "DEVBOX_NIX_DAEMON=true" imageNoNix.config.Env)
+  ) "with Nix (only), the entrypoint must run nix-daemon")
+  (check (
+    contains "build-users-group = nixbld" files."etc/nix/nix.conf"
+    && contains "trusted-users = root" files."etc/nix/nix.conf"
+  ) "nix.conf must build as the nixbld users and trust only root")
+  (check (
+    let
+      nssArgs = (builtins.head (builtins.filter (p: p.stubPackage == "fakeNss") image.contents)).overrideArgs;
+    in
+    builtins.elem "nixbld:x:30000:nixbld1,nixbld2,nixbld3,nixbld4,nixbld5,nixbld6,nixbld7,nixbld8" nssArgs.extraGroupLines
+    && builtins.length (builtins.filter (l: builtins.match "nixbld[0-9]+:x:300[0-9][0-9]:30000:.*" l != null) nssArgs.extraPasswdLines) == 8
+  ) "the nixbld group and its 8 build users must be in /etc/group and /etc/passwd")
   (check (
     (builtins.filter (p: p.stubPackage == "fakeNss") image.contents) != [ ]
     && builtins.elem "dev:x:1000:1000:dev:/home/dev:/bin/bash" (builtins.head (builtins.filter (p: p.stubPackage == "fakeNss") image.contents)).overrideArgs.extraPasswdLines

@@ -256,9 +256,16 @@ pub struct SyncthingStatus {
 pub struct ConnectInfo {
     pub ssh: String,
     pub code_server: String,
+    /// How the owner reads the per-container password of code-server and the Syncthing GUI
+    /// (a command, never the password itself).
+    #[serde(default)]
+    pub password: String,
     pub zed: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syncthing_device_id: Option<String>,
+    /// The Syncthing GUI (user `dev`, the same password), when Syncthing runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncthing_gui: Option<String>,
 }
 
 impl ConnectInfo {
@@ -267,7 +274,11 @@ impl ConnectInfo {
         Self {
             ssh: format!("ssh dev@{name}"),
             code_server: format!("http://{name}:8080/"),
+            password: format!("ssh dev@{name} cat ~/.config/code-server/config.yaml"),
             zed: format!("zed ssh://dev@{name}/home/dev"),
+            syncthing_gui: syncthing_device_id
+                .as_ref()
+                .map(|_| format!("http://{name}:8384/ (user dev, the same password)")),
             syncthing_device_id,
         }
     }
@@ -414,4 +425,28 @@ pub struct LifecyclePlan {
     pub stopped_destroy_days: u32,
     pub containers: Vec<PlanItem>,
     pub pending_cleanups: Vec<PendingCleanupInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_info_says_how_to_read_the_password_never_the_password() {
+        let c = ConnectInfo::for_container("alice-main", None);
+        assert_eq!(
+            c.password,
+            "ssh dev@alice-main cat ~/.config/code-server/config.yaml"
+        );
+        assert_eq!(c.syncthing_gui, None);
+        let c = ConnectInfo::for_container("alice-main", Some("DEVICE".into()));
+        assert_eq!(
+            c.syncthing_gui.as_deref(),
+            Some("http://alice-main:8384/ (user dev, the same password)")
+        );
+        // An older daemon's answer (no password hint) still parses.
+        let old: ConnectInfo =
+            serde_json::from_str(r#"{"ssh":"s","codeServer":"c","zed":"z"}"#).unwrap();
+        assert_eq!(old.password, "");
+    }
 }

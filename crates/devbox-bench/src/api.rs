@@ -12,11 +12,12 @@ use anyhow::{bail, Context, Result};
 use devbox_entrypoint::status::Status;
 use devboxd::engine::{ContainerId, ContainerSpec, Engine, EngineError};
 use devboxd::podman::Podman;
+// Exactly what devboxd execs: the program PID 1 runs (/proc/1/exe).
+use devboxd::service::ENTRYPOINT;
 
 /// Above the raw CLI baseline's ranges (1,500,000,000 + n * 65536), below Podman's own.
 const API_UID_BASE: u64 = 1_600_000_000;
 const USERNS_SIZE: u64 = 65_536;
-const ENTRYPOINT: &str = "devbox-entrypoint";
 
 pub struct ApiSide {
     engine: Podman,

@@ -456,9 +456,15 @@ fn print_status(s: &ContainerStatus) {
     }
     out!("  ssh:         {}", s.connect.ssh);
     out!("  code-server: {}", s.connect.code_server);
+    if !s.connect.password.is_empty() {
+        out!("  password:    {}", s.connect.password);
+    }
     out!("  zed:         {}", s.connect.zed);
     if let Some(id) = &s.connect.syncthing_device_id {
         out!("  syncthing:   device ID {id}");
+    }
+    if let Some(gui) = &s.connect.syncthing_gui {
+        out!("  sync GUI:    {gui}");
     }
 }
 

@@ -48,8 +48,11 @@ pub const USERNS_SLOTS: u64 = 16_000;
 /// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs).
 pub const HOME_PATH: &str = "/home/dev";
 pub const RUN_PATH: &str = "/run/devbox";
-/// The entrypoint inside the image.
-pub const ENTRYPOINT: &str = "devbox-entrypoint";
+/// The entrypoint inside the container, as the root execs (deliver-key with the key on stdin,
+/// status, logout) name it: the program PID 1 was started from. Not a PATH lookup and not an
+/// image path: the container user can neither rename nor replace what /proc/1/exe points to,
+/// so a planted `devbox-entrypoint` never receives the key (docs/security.md).
+pub const ENTRYPOINT: &str = "/proc/1/exe";
 /// Seconds Podman waits after SIGTERM before SIGKILL on stop.
 pub const STOP_TIMEOUT_SECS: u32 = 10;
 
