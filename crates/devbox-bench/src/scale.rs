@@ -51,11 +51,10 @@ pub struct Level {
     pub recovery_ms: Option<f64>,
     /// devboxd's VmRSS with n containers, KiB.
     pub daemon_rss_kib: f64,
-    /// Host memory of one container: its memory cgroup's anonymous + mapped pages (entrypoint +
-    /// services), KiB.
-    pub container_cgroup_rss_kib: Option<Summary>,
-    /// Podman's conmon of one container, VmRSS KiB.
-    pub conmon_rss_kib: Option<Summary>,
+    /// Host memory of one container: PSS of every process in it (entrypoint + services), KiB.
+    pub container_pss_kib: Option<Summary>,
+    /// Podman's conmon of one container, PSS KiB.
+    pub conmon_pss_kib: Option<Summary>,
     /// devbox-entrypoint alone, VmRSS KiB.
     pub entrypoint_rss_kib: Option<Summary>,
 }
@@ -227,11 +226,11 @@ fn level(w: &mut World, names: &[(usize, String)], reps: usize) -> Result<Level>
     for (_, name) in names.iter().take(10) {
         let pid = raw::host_pid(name)?;
         entry.push(rss_kib(pid)?.0);
-        if let Some(kib) = cgroup_rss_kib(pid) {
+        if let Some(kib) = container_pss_kib(pid) {
             cgroup.push(kib);
         }
-        if let Some(ppid) = parent_pid(pid) {
-            conmon.push(rss_kib(ppid)?.0);
+        if let Some(kib) = parent_pid(pid).and_then(pss_kib) {
+            conmon.push(kib);
         }
     }
 
@@ -255,42 +254,47 @@ fn level(w: &mut World, names: &[(usize, String)], reps: usize) -> Result<Level>
         create_one_more_ms: Some(create_ms),
         recovery_ms: s.recovery.first().copied(),
         daemon_rss_kib,
-        container_cgroup_rss_kib: Summary::of(&cgroup),
-        conmon_rss_kib: Summary::of(&conmon),
+        container_pss_kib: Summary::of(&cgroup),
+        conmon_pss_kib: Summary::of(&conmon),
         entrypoint_rss_kib: Summary::of(&entry),
     })
 }
 
-/// Resident memory of the memory cgroup (v1 or v2) a process is in, KiB: anonymous memory plus
-/// mapped file pages (what the processes' VmRSS counts), without the page cache of files that
-/// are merely read or written.
-fn cgroup_rss_kib(pid: u32) -> Option<f64> {
+/// Host memory of the container a process is in, KiB: the proportional set size (PSS: shared
+/// pages split among their users) of every process in its memory cgroup (v1 or v2). The
+/// cgroup's own counters miss file pages first touched by another cgroup (the binaries all
+/// containers share), and summing VmRSS would count those in full for each container.
+fn container_pss_kib(pid: u32) -> Option<f64> {
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    for line in cgroups.lines() {
+    let procs = cgroups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let (file, keys) = if controllers.split(',').any(|c| c == "memory") {
-            (
-                format!("/sys/fs/cgroup/memory{path}/memory.stat"),
-                ["total_rss", "total_mapped_file"],
-            )
+        if controllers.split(',').any(|c| c == "memory") {
+            Some(format!("/sys/fs/cgroup/memory{path}/cgroup.procs"))
         } else if controllers.is_empty() {
-            (
-                format!("/sys/fs/cgroup{path}/memory.stat"),
-                ["anon", "file_mapped"],
-            )
+            Some(format!("/sys/fs/cgroup{path}/cgroup.procs"))
         } else {
-            continue;
-        };
-        if let Ok(stat) = std::fs::read_to_string(file) {
-            let field = |key: &str| -> Option<f64> {
-                stat.lines()
-                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
-            };
-            return Some((field(keys[0])? + field(keys[1])?) / 1024.0);
+            None
         }
-    }
-    None
+    })?;
+    let pids = std::fs::read_to_string(procs).ok()?;
+    let total: f64 = pids
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter_map(pss_kib)
+        .sum();
+    (total > 0.0).then_some(total)
+}
+
+/// Pss of one process from /proc/PID/smaps_rollup, KiB.
+fn pss_kib(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn parent_pid(pid: u32) -> Option<u32> {
@@ -567,10 +571,10 @@ pub fn table(r: &ScaleReport) -> String {
     if let Some(l) = r.levels.last() {
         let med = |s: Option<Summary>| s.map(|s| s.median / 1024.0).unwrap_or(0.0);
         out.push_str(&format!(
-            "\nper container (median of up to 10): cgroup RSS {:.1} MiB (entrypoint {:.1} MiB + services), conmon {:.1} MiB\n",
-            med(l.container_cgroup_rss_kib),
+            "\nper container (median of up to 10): {:.1} MiB PSS of its processes (the entrypoint's own VmRSS: {:.1} MiB), conmon {:.1} MiB PSS\n",
+            med(l.container_pss_kib),
             med(l.entrypoint_rss_kib),
-            med(l.conmon_rss_kib)
+            med(l.conmon_pss_kib)
         ));
     }
     let c = &r.concurrency;
