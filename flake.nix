@@ -35,10 +35,8 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
-      darwinSystems = [
-        "aarch64-darwin"
-        "x86_64-darwin"
-      ];
+      # nixpkgs 26.11 dropped x86_64-darwin (legacyPackages.x86_64-darwin throws).
+      darwinSystems = [ "aarch64-darwin" ];
       forSystems = systems: f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
 
       # The Rust workspace, built with crane: ONE buildDepsOnly whose artifacts every package
@@ -163,13 +161,29 @@
         };
 
       # Pure checks (checks/pure/*.nix evaluate to true or throw): evaluated while the flake is
-      # checked, so they need no Nix inside the build sandbox.
+      # checked, so they need no Nix inside the build sandbox. A check that is a function gets
+      # nixpkgs' lib and the locked upstream trees, as scripts/check-nix.sh gives it the pinned
+      # copies offline.
+      pureCheckUpstream = {
+        home-manager = home-manager.outPath;
+        nix-darwin = nix-darwin.outPath;
+        nixos-wsl = nixos-wsl.outPath;
+        nixpkgs = nixpkgs.outPath;
+      };
       pureChecksFor =
         pkgs:
         lib.mapAttrs' (
           file: _:
           let
-            result = import (./checks/pure + "/${file}");
+            check = import (./checks/pure + "/${file}");
+            result =
+              if builtins.isFunction check then
+                check {
+                  inherit lib;
+                  upstream = pureCheckUpstream;
+                }
+              else
+                check;
           in
           lib.nameValuePair "pure-${lib.removeSuffix ".nix" file}" (
             assert lib.assertMsg (result == true) "checks/pure/${file} did not evaluate to true";
@@ -184,20 +198,30 @@
 
       nixosModules = {
         # The module receives its packages from this flake (as lanzaboote and sops-nix do).
-        orchestrator =
-          { lib, pkgs, ... }:
-          let
-            packages = self.packages.${pkgs.stdenv.hostPlatform.system};
-          in
-          {
-            imports = [ ./modules/nixos/orchestrator.nix ];
-            services.devbox.orchestrator = {
-              package = lib.mkDefault packages.devboxd;
-              ctlPackage = lib.mkDefault packages.devbox-ctl;
-              schemaPackage = lib.mkDefault packages.devbox-schema;
-              image = lib.mkDefault packages.devcontainer;
-            };
-          };
+        # `key`: the module system imports a module with a known key once, so importing both
+        # nixosModules.default and nixosModules.orchestrator (or either twice) is harmless;
+        # without it, the package defaults below were "defined multiple times".
+        orchestrator = {
+          key = "nix-devbox#nixosModules.orchestrator";
+          _file = "${toString ./flake.nix}#nixosModules.orchestrator";
+          imports = [
+            ./modules/nixos/orchestrator.nix
+            (
+              { lib, pkgs, ... }:
+              let
+                packages = self.packages.${pkgs.stdenv.hostPlatform.system};
+              in
+              {
+                services.devbox.orchestrator = {
+                  package = lib.mkDefault packages.devboxd;
+                  ctlPackage = lib.mkDefault packages.devbox-ctl;
+                  schemaPackage = lib.mkDefault packages.devbox-schema;
+                  image = lib.mkDefault packages.devcontainer;
+                };
+              }
+            )
+          ];
+        };
         desktop = ./modules/nixos/desktop.nix;
         profile = ./modules/nixos/profile.nix;
         default = self.nixosModules.orchestrator;
@@ -328,6 +352,7 @@
             vm-orchestrator-boot = import ./checks/vm/orchestrator-boot.nix vmTestArgs;
             vm-container-lifecycle = import ./checks/vm/container-lifecycle.nix vmTestArgs;
             vm-reboot-restores = import ./checks/vm/reboot-restores.nix vmTestArgs;
+            vm-orchestrator-tailscale-ssh = import ./checks/vm/orchestrator-tailscale-ssh.nix vmTestArgs;
           }
         )
         // forSystems darwinSystems (pkgs: {

@@ -2,7 +2,7 @@
 #
 # Called from flake.nix as
 #   import ./images/devcontainer.nix { inherit pkgs devbox-entrypoint; }
-# and evaluated without nixpkgs by checks/pure/profile-parity.nix (with stand-in packages), so
+# and evaluated without nixpkgs by checks/pure/profile-image-parity.nix (with stand-in packages), so
 # this file uses only `pkgs`, `pkgs.lib.generators.toGitINI` and builtins.
 #
 # The result is `dockerTools.streamLayeredImage`: an executable that writes the image to stdout
@@ -16,7 +16,8 @@
   # The shared profile (profiles/default.nix).
   profile ? import ../profiles,
   name ? "devbox-devcontainer",
-  # Put Nix and its store database in the image so `nix` works inside the container.
+  # Put Nix (multi-user: a root nix-daemon run by the entrypoint, a root-owned store) and its
+  # store database in the image so `nix` works inside the container.
   withNix ? true,
   # Extra packages a team wants in every container, on top of the shared tool list.
   extraPackages ? [ ],
@@ -45,10 +46,33 @@ let
       zed.version;
   zedServerBinary = "/opt/devbox/zed-remote-server";
 
-  # Only user `dev` (uid 1000) and root exist; NSS files come from fakeNss (root, nobody).
+  # Multi-user Nix: the store is root's and read-only to `dev`, who builds through the
+  # nix-daemon that the entrypoint runs as root (DEVBOX_NIX_DAEMON below); builds run as these
+  # unprivileged build users. (A single-user store owned by `dev` would let `dev` rename
+  # store paths that root executes, e.g. the entrypoint and tailscaled.)
+  nixbldGid = 30000;
+  nixbldCount = 8;
+  nixbldNames = builtins.genList (i: "nixbld${toString (i + 1)}") nixbldCount;
+  nixbldPasswdLines = builtins.genList (
+    i:
+    "nixbld${toString (i + 1)}:x:${toString (30001 + i)}:${toString nixbldGid}:Nix build user ${toString (i + 1)}:/var/empty:/bin/false"
+  ) nixbldCount;
+
+  # User `dev` (uid 1000), root, nobody (fakeNss) and, with Nix, the build users.
   nss = dockerTools.fakeNss.override {
-    extraPasswdLines = [ "dev:x:${toString devUid}:${toString devGid}:dev:/home/dev:/bin/bash" ];
-    extraGroupLines = [ "dev:x:${toString devGid}:" ];
+    extraPasswdLines = [
+      "dev:x:${toString devUid}:${toString devGid}:dev:/home/dev:/bin/bash"
+    ]
+    ++ (if withNix then nixbldPasswdLines else [ ]);
+    extraGroupLines = [
+      "dev:x:${toString devGid}:"
+    ]
+    ++ (
+      if withNix then
+        [ "nixbld:x:${toString nixbldGid}:${builtins.concatStringsSep "," nixbldNames}" ]
+      else
+        [ ]
+    );
   };
 
   aliasLines = builtins.concatStringsSep "\n" (
@@ -94,9 +118,13 @@ let
     '')
     # direnv reads its configuration from $DIRENV_CONFIG.
     (pkgs.writeTextDir "etc/direnv/direnvrc" (profile.shell.direnvrc pkgs.nix-direnv))
+    # Multi-user: builds run as the nixbld users, never as root or `dev`; only root is
+    # trusted (dev cannot pass settings that would weaken the daemon). No sandbox: a
+    # container cannot create the namespaces it needs.
     (pkgs.writeTextDir "etc/nix/nix.conf" ''
       experimental-features = nix-command flakes
-      build-users-group =
+      build-users-group = nixbld
+      trusted-users = root
       sandbox = false
     '')
   ];
@@ -133,17 +161,19 @@ dockerTools.streamLayeredImage {
     chown -R ${toString devUid}:${toString devGid} ./home/dev
     ln -s ${zed.remote_server}/bin/${zedServerName} .${zedServerBinary}
   ''
-  # Single-user Nix for `dev` (there is no daemon): Nix writes new paths into /nix/store and
-  # takes its locks and database under /nix/var/nix, which includeNixDB creates root-owned in
-  # this layer. This layer is the image's top one, so its /nix/store directory entry is the one
-  # the container sees; the store paths themselves stay root-owned and read-only.
+  # Multi-user Nix: /nix/store and the database under /nix/var/nix (made by includeNixDB in
+  # this layer) are root's, as in a multi-user install (store root:nixbld 1775: build users
+  # may add their outputs, the sticky bit keeps everyone from renaming others' paths; `dev`
+  # is not in nixbld). This layer is the image's top one, so its /nix/store directory entry
+  # is the one the container sees. `dev` gets its own profile and GC-root directories.
   + (
     if withNix then
       ''
-        mkdir -p ./nix/store ./nix/var/nix
-        chmod 0755 ./nix/store
-        chown ${toString devUid}:${toString devGid} ./nix/store
-        chown -R ${toString devUid}:${toString devGid} ./nix/var
+        mkdir -p ./nix/store ./nix/var/nix/profiles/per-user/dev ./nix/var/nix/gcroots/per-user/dev
+        chown -R 0:0 ./nix/var
+        chown 0:${toString nixbldGid} ./nix/store
+        chmod 1775 ./nix/store
+        chown ${toString devUid}:${toString devGid} ./nix/var/nix/profiles/per-user/dev ./nix/var/nix/gcroots/per-user/dev
       ''
     else
       ""
@@ -169,6 +199,7 @@ dockerTools.streamLayeredImage {
       "DEVBOX_ZED_CHANNEL=stable"
       "DEVBOX_ZED_VERSION=${zedVersion}"
     ]
+    ++ (if withNix then [ "DEVBOX_NIX_DAEMON=true" ] else [ ])
     ++ extraEnv;
     Labels = {
       "org.opencontainers.image.title" = "nix-devbox dev container";

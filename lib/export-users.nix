@@ -109,6 +109,7 @@ let
       plain "users.${name}" (
         {
           isAdmin = false;
+          tailscaleSsh = false;
           extraGroups = [ ];
         }
         // user

@@ -1,7 +1,9 @@
 # The flake's inputs are the ones the design names, the heavy ones follow our nixpkgs, the
 # outputs function takes them all, and the example consumer flake follows nix-devbox's pins.
 # Every module file is a module function. (scripts/check-nix.sh separately checks that every
-# path the flake refers to exists and is tracked by git.)
+# path the flake refers to exists and is tracked by git.) Every system the per-system outputs
+# name is one the locked nixpkgs still has (26.11 dropped x86_64-darwin).
+{ lib, ... }:
 let
   flake = import ../../flake.nix;
   example = import ../../examples/flake.nix;
@@ -48,6 +50,32 @@ let
     flake.outputs (builtins.mapAttrs (_: _: { }) outputArgs // { self = { }; })
   );
   unknownOutputs = builtins.filter (n: !(builtins.elem n knownOutputs)) outputNames;
+
+  # nixpkgs 26.11's systems: legacyPackages.x86_64-darwin throws there.
+  nixpkgsSystems = [
+    "x86_64-linux"
+    "aarch64-linux"
+    "aarch64-darwin"
+  ];
+  outputs = flake.outputs (
+    builtins.mapAttrs (_: _: { }) outputArgs
+    // {
+      self = { };
+      nixpkgs = {
+        inherit lib;
+        legacyPackages = lib.genAttrs nixpkgsSystems (_: { });
+      };
+    }
+  );
+  perSystemOutputs = [
+    "packages"
+    "apps"
+    "formatter"
+    "devShells"
+    "checks"
+  ];
+  namedSystems = lib.unique (lib.concatMap (o: builtins.attrNames outputs.${o}) perSystemOutputs);
+  unknownSystems = builtins.filter (s: !(builtins.elem s nixpkgsSystems)) namedSystems;
 in
 builtins.all (x: x) [
   (check (builtins.isString flake.description && flake.description != "") "flake.nix needs a description")
@@ -73,5 +101,6 @@ builtins.all (x: x) [
     && example.inputs.nixos-wsl.follows == "nix-devbox/nixos-wsl"
   ) "examples/flake.nix must follow nix-devbox's pins")
   (check (unknownOutputs == [ ]) "flake outputs unknown to Nix's flake checker (it warns about them): ${builtins.toJSON unknownOutputs}")
+  (check (unknownSystems == [ ]) "per-system outputs for systems nixpkgs 26.11 does not have (legacyPackages throws): ${builtins.toJSON unknownSystems}")
   (check (builtins.all (f: builtins.isFunction (import f) && moduleArgs f ? config && moduleArgs f ? lib) modules) "every module file must be a function of { config, lib, ... }")
 ]

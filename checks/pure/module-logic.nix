@@ -1,47 +1,17 @@
-# The modules' own logic, evaluated with stand-ins for nixpkgs' lib and packages
-# (checks/support/): what the orchestrator derives from users.nix, which assertions fire on a
+# The modules' own logic, evaluated with the real nixpkgs lib and stand-in packages
+# (checks/support/stub-pkgs.nix): what the orchestrator derives from users.nix, which assertions fire on a
 # bad configuration, what devboxd's unit and config look like; the desktop's and the Mac's
 # guards; the home-manager module following whichever git/zsh option names home-manager has.
+{ lib, ... }:
 let
-  lib = import ../support/stub-lib.nix;
   profile = import ../../profiles;
   check = cond: msg: if cond then true else throw "module-logic: ${msg}";
   contains = needle: hay: builtins.match ".*${needle}.*" hay != null;
 
-  pkg = name: {
-    stubPackage = name;
-    outPath = "/stub/${name}";
-    meta.mainProgram = name;
-  };
-  pkgs =
-    import ../support/stub-pkgs.nix
-    // builtins.listToAttrs (
-      map (n: lib.nameValuePair n (pkg n)) [
-        "_1password-cli"
-        "tuigreet"
-        "kitty"
-        "wofi"
-        "waybar"
-        "mako"
-        "wl-clipboard"
-      ]
-    )
-    // {
-      formats.json = _: {
-        type = "json";
-        generate = name: value: {
-          stubGenerated = name;
-          outPath = "/stub/generated/${name}";
-          inherit value;
-        };
-      };
-      runCommand = name: env: script: {
-        stubPackage = name;
-        inherit env script;
-      };
-      nerd-fonts.jetbrains-mono = pkg "nerd-fonts-jetbrains-mono";
-      stdenv.hostPlatform.isDarwin = false;
-    };
+  pkgs = import ../support/stub-pkgs.nix { inherit lib; };
+  # A package of any name (devboxd, devbox-ctl, ...: this flake's own builds).
+  pkg = name: (import ../support/stub-pkgs.nix { inherit lib; extraNames = [ name ]; }).${name};
+  out = name: (pkg name).outPath;
 
   # --- orchestrator -------------------------------------------------------------------------
   orchestratorConfig =
@@ -74,6 +44,7 @@ let
         };
       };
       networking.firewall.enable = true;
+      networking.nftables.enable = false;
       virtualisation.podman = {
         dockerSocket.enable = false;
         package = pkg "podman";
@@ -229,7 +200,13 @@ builtins.all (x: x) [
   (check (failing {
     wsl.enable = true;
     wsl.defaultUser = "alice";
-  } == [ ]) "under WSL the users.nix user with uid 1000 may be the default user")
+    networking.nftables.enable = true;
+  } == [ ]) "under WSL the users.nix admin with uid 1000 may be the default user")
+  (check (refusedWith {
+    wsl.enable = true;
+    wsl.defaultUser = "bob";
+    networking.nftables.enable = true;
+  } "passwordless sudo") "under WSL a users.nix person who is not an admin may not be the default user")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "${builtins.storeDir}/abc-token"; } "Nix store") "a token file in the store must be refused")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = null; } "must be set") "the token file is required")
   (check (refusedWith { services.devbox.orchestrator.opServiceAccountTokenFile = "secrets/token"; } "absolute") "the token path must be absolute")
@@ -271,7 +248,7 @@ builtins.all (x: x) [
   # devboxd's configuration follows the contract.
   (check (daemonConfig.usersFile == "/etc/devbox/users.json" && daemonConfig.socketGroup == "devbox" && daemonConfig.podmanSocket == "/run/podman/podman.sock" && daemonConfig.stateDir == "/var/lib/devbox") "devboxd.json paths")
   (check (daemonConfig.image == "localhost/devbox-devcontainer:0123abcd") "devboxd must use the loaded image's content tag")
-  (check (daemonConfig.opCommand == "/stub/op/bin/op") "opCommand is the op package's binary")
+  (check (daemonConfig.opCommand == "${out "op"}/bin/op") "opCommand is the op package's binary")
   (check (!(daemonConfig ? opTokenFile)) "the token comes from $CREDENTIALS_DIRECTORY, not a configured file")
   (check ((orchestrator { services.devbox.orchestrator.settings.readyTimeoutSecs = 99; }).content.environment.etc."devbox/devboxd.json".source.value.readyTimeoutSecs == 99) "settings extend devboxd.json")
   (check (o.environment.etc."devbox/users.json".source.value == exported) "users.json is the export of users.nix")
@@ -279,11 +256,20 @@ builtins.all (x: x) [
   # The hardened unit.
   (check (unit.LoadCredential == [ "op-service-account-token:/run/secrets/op-service-account-token" ]) "the token is passed with LoadCredential")
   (check (unit.User == "devboxd" && builtins.elem "podman" unit.SupplementaryGroups && builtins.elem "devbox" unit.SupplementaryGroups) "devboxd runs as its own user with the podman and socket groups")
-  (check (unit.CapabilityBoundingSet == "" && unit.NoNewPrivileges && unit.ProtectSystem == "strict" && !(unit ? PrivateUsers)) "devboxd is hardened (and keeps the callers' UIDs visible)")
-  (check (unit.ExecStart == "/stub/devboxd/bin/devboxd --config /etc/devbox/devboxd.json") "ExecStart")
+  (check (daemonConfig.nftCommand == "${out "nftables"}/bin/nft") "devboxd installs its isolation rules with nftables")
+  (check (unit.CapabilityBoundingSet == [ "CAP_NET_ADMIN" ] && unit.AmbientCapabilities == [ "CAP_NET_ADMIN" ]) "devboxd's only capability is CAP_NET_ADMIN, for its nftables table")
+  (check ((orchestrator { services.devbox.orchestrator.settings.networkIsolation = false; }).content.systemd.services.devboxd.serviceConfig.CapabilityBoundingSet == "") "no capability at all without network isolation")
+  (check (o.networking.firewall.interfaces."podman+".allowedUDPPorts == [ 53 ]) "containers reach aardvark-dns on their gateway through the NixOS firewall")
+  (check (unit.NoNewPrivileges && unit.ProtectSystem == "strict" && !(unit ? PrivateUsers)) "devboxd is hardened (and keeps the callers' UIDs visible)")
+  (check (unit.ExecStart == "${out "devboxd"}/bin/devboxd --config /etc/devbox/devboxd.json") "ExecStart")
   (check (!(o.systemd.services.devboxd.environment ? OP_SERVICE_ACCOUNT_TOKEN)) "no token in devboxd's environment")
   # The image loader.
-  (check (contains "/stub/image [|] podman load" o.systemd.services.devbox-image-load.script && contains "already loaded" o.systemd.services.devbox-image-load.script) "the loader pipes the image into podman load and skips an unchanged image")
+  (check (contains "${out "image"} [|] podman load" o.systemd.services.devbox-image-load.script && contains "already loaded" o.systemd.services.devbox-image-load.script) "the loader pipes the image into podman load and skips an unchanged image")
+  # ... and removes the other tags of the image's repository (old images), keeping ones in use.
+  (check (
+    contains "podman rmi \"[$]old\"" o.systemd.services.devbox-image-load.script
+    && contains "= localhost/devbox-devcontainer ] && \\[ \"[$]old\" != localhost/devbox-devcontainer:0123abcd ]" o.systemd.services.devbox-image-load.script
+  ) "the loader removes older images of the same repository, never the one it loaded")
   (check (contains "devbox-ctl notices --login" o.environment.loginShellInit.content && contains "[|][|] true" o.environment.loginShellInit.content) "the login notice hook never fails a login")
 
   # Desktop.
@@ -294,15 +280,15 @@ builtins.all (x: x) [
   (check (desktopRefused { wsl.enable = true; }) "the desktop is refused under WSL")
   (check (desktopRefused { services.devbox.desktop.user = "nobody-here"; }) "the desktop user must exist")
   (check (d.services.greetd.settings.initial_session == {
-    command = "/stub/Hyprland/bin/Hyprland";
+    command = "${out "Hyprland"}/bin/Hyprland";
     user = "alice";
   }) "greetd boots straight into Hyprland for the user")
-  (check (contains "tuigreet.*--cmd /stub/Hyprland/bin/Hyprland" d.services.greetd.settings.default_session.command) "the greeter falls back to tuigreet starting Hyprland")
+  (check (contains "tuigreet.*--cmd ${out "Hyprland"}/bin/Hyprland" d.services.greetd.settings.default_session.command) "the greeter falls back to tuigreet starting Hyprland")
   (check (!((desktop { services.devbox.desktop.autoLogin = false; }).services.greetd.settings ? initial_session)) "autoLogin = false keeps the greeter")
 
   # Mac.
   (check (builtins.all (w: bindings ? "alt-${toString w}" && bindings ? "alt-shift-${toString w}") (lib.range 1 9)) "Aerospace workspace hotkeys 1..9")
-  (check (bindings.alt-h == "focus left" && bindings.alt-enter == "exec-and-forget open -na 'Terminal'") "Aerospace focus and terminal hotkeys")
+  (check (bindings.alt-h == "focus left" && bindings.alt-enter == "exec-and-forget open -na Terminal") "Aerospace focus and terminal hotkeys")
   (check (macBase.services.aerospace.settings.gaps.inner.horizontal == 12) "extraSettings are merged")
   (check ((builtins.elemAt macParts 1).content.homebrew.casks == [ "obsidian" ]) "the casks hook feeds homebrew")
   (check (!(builtins.elemAt (mac { home-manager = { }; } [ ]) 1).condition) "no casks, no homebrew")
@@ -330,8 +316,8 @@ builtins.all (x: x) [
   (check ((builtins.elemAt newHome 1).programs.git.settings.user == { name = "Alice Example"; }) "git identity (null fields left out) in programs.git.settings")
   (check ((builtins.elemAt newHome 1).programs.git.settings.init.defaultBranch == "main") "the shared git config in programs.git.settings")
   (check ((builtins.elemAt oldHome 1) ? programs && (builtins.elemAt oldHome 1).programs.git ? extraConfig) "older home-manager: programs.git.extraConfig")
-  (check ((builtins.elemAt newHome 2).content.programs.zsh.initContent == profile.shell.interactiveInit) "zsh init through initContent")
-  (check ((builtins.elemAt oldHome 2).content.programs.zsh.initExtra == profile.shell.interactiveInit) "older home-manager: zsh initExtra")
+  (check ((builtins.elemAt (builtins.elemAt newHome 2).content.contents 1).programs.zsh.initContent == profile.shell.interactiveInit) "zsh init through initContent")
+  (check ((builtins.elemAt (builtins.elemAt oldHome 2).content.contents 1).programs.zsh.initExtra == profile.shell.interactiveInit) "older home-manager: zsh initExtra")
 
   # Shared profile on NixOS.
   (check (nixosProfile.environment.systemPackages == profile.packagesFor pkgs) "the NixOS profile installs the shared tool list")

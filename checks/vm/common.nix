@@ -8,14 +8,12 @@ let
 
   # users.nix of the tests (./users.nix) with the pinned nixpkgs' snake-oil public keys: alice
   # the ECDSA pair, bob the Ed25519 pair. builtins.toFile: a plain file, no build at evaluation.
-  usersFile = builtins.toFile "devbox-vm-users.nix" (
-    lib.generators.toPretty { } (
-      import ./users.nix {
-        alicePublicKey = snakeOil.snakeOilPublicKey;
-        bobPublicKey = snakeOil.snakeOilEd25519PublicKey;
-      }
-    )
-  );
+  vmUsers = import ./users.nix {
+    alicePublicKey = snakeOil.snakeOilPublicKey;
+    bobPublicKey = snakeOil.snakeOilEd25519PublicKey;
+  };
+  mkUsersFile = users: builtins.toFile "devbox-vm-users.nix" (lib.generators.toPretty { } users);
+  usersFile = mkUsersFile vmUsers;
 
   # The 1Password service-account token of the tests: a canary that must never appear in a
   # container's inspect output, environment or logs.
@@ -58,7 +56,14 @@ let
   stunPort = 3478;
 in
 {
-  inherit snakeOil opTokenCanary fakeOp;
+  inherit
+    snakeOil
+    opTokenCanary
+    fakeOp
+    vmUsers
+    mkUsersFile
+    headscalePort
+    ;
 
   # The control server, plain HTTP inside the test network, with headscale's embedded DERP
   # server (as nixpkgs' nixos/tests/headscale.nix has it). A DERP region is not optional:
@@ -149,7 +154,12 @@ in
             "TS_DEBUG_USE_DERP_HTTP=1"
           ];
         };
-        settings.readyTimeoutSecs = 300;
+        settings = {
+          readyTimeoutSecs = 300;
+          # The test's control server sits on the test VLAN, a private range that network
+          # isolation keeps containers away from unless the admin lists it.
+          allowedLanCidrs = [ "${nodes.headscale.networking.primaryIPAddress}/32" ];
+        };
       };
 
       # Someone with a Unix account who is not in users.nix (so not in the devbox group).
@@ -260,6 +270,31 @@ in
         """Put the key where the FAKE op finds op://DevBox/{user}-tailscale-authkey/password."""
         item = f"/var/lib/fake-op/DevBox/{user}-tailscale-authkey"
         devbox.succeed(f"mkdir -p {item} && printf %s {shlex.quote(key)} > {item}/password")
+
+    def tailnet_nodes(headscale, hostname, online_only=False):
+        """How many nodes headscale lists with this hostname or a name derived from it.
+
+        Counted from `headscale nodes list -o json` (given_name, else name): headscale does not
+        suffix a taken hostname the way Tailscale's control plane does (`NAME-1`), so a
+        duplicate shows as a second node, not as a name to grep for.
+        """
+        out = headscale.succeed("headscale nodes list -o json")
+        nodes = [n for n in (json.loads(out) or []) if n.get("online") or not online_only]
+        names = [n.get("given_name") or n.get("givenName") or n.get("name") or "" for n in nodes]
+        return sum(1 for n in names if n == hostname or n.startswith(hostname + "-"))
+
+    def wait_tailnet_nodes(headscale, hostname, count, timeout=120, online_only=False):
+        """Wait until exactly `count` nodes (online ones only, if asked) carry this hostname."""
+        online = "select(.online == true) | " if online_only else ""
+        headscale.wait_until_succeeds(
+            "headscale nodes list -o json | jq -e "
+            + shlex.quote(
+                f'[.[]? | {online}(.given_name // .givenName // .name // "") '
+                f'| select(. == "{hostname}" or startswith("{hostname}-"))] | length == {count}'
+            ),
+            timeout=timeout,
+        )
+        assert tailnet_nodes(headscale, hostname, online_only) == count
 
     def assert_no_secret(devbox, name, *secrets):
         """No secret in podman inspect (env, args, labels) or the container's logs."""

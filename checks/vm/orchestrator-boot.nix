@@ -3,6 +3,7 @@
 # belongs to the devbox group, and Podman's API socket is closed to the users.
 { pkgs, self }:
 let
+  inherit (pkgs) lib;
   common = import ./common.nix { inherit pkgs self; };
   profile = import ../../profiles;
 in
@@ -77,6 +78,13 @@ pkgs.testers.runNixOSTest {
           devbox.succeed("systemctl restart devbox-image-load.service")
           devbox.succeed("journalctl -u devbox-image-load.service -b | grep -q 'already loaded'")
 
+      with subtest("older images of the repository are removed, the current one stays"):
+          repo = "${lib.removeSuffix ":${image.imageTag}" imageRef}"
+          devbox.succeed(f"podman tag ${imageRef} {repo}:older")
+          devbox.succeed("systemctl restart devbox-image-load.service")
+          devbox.fail(f"podman image exists {repo}:older")
+          devbox.succeed("podman image exists ${imageRef}")
+
       with subtest("devboxd is up; its socket is for the devbox group only"):
           devbox.wait_for_unit("devboxd.service")
           devbox.wait_for_file("/run/devbox/devbox.sock")
@@ -96,7 +104,12 @@ pkgs.testers.runNixOSTest {
 
       with subtest("the 1Password token is handed over as a credential, not a file in the store"):
           devbox.succeed("systemctl show devboxd -p LoadCredential | grep -q op-service-account-token")
-          devbox.fail(f"grep -rlF {OP_TOKEN_CANARY} /nix/store/*-devboxd.json /etc/devbox")
+          # /etc/devbox/* are symlinks into /etc/static: -R follows them. grep exits 1 when
+          # nothing matches and 2 on an error (a missing file); only 1 is a pass.
+          rc, out = devbox.execute(
+              f"grep -RlF {OP_TOKEN_CANARY} /etc/devbox/ \"$(readlink -f /etc/devbox/devboxd.json)\""
+          )
+          assert rc == 1, f"the token canary is in the configuration, or grep failed (exit {rc}): {out}"
           devbox.fail("systemctl show devboxd -p Environment | grep -F " + OP_TOKEN_CANARY)
     '';
 }

@@ -89,16 +89,16 @@ in
       )
 
       (lib.mkIf cfg.zsh.enable (
-        {
-          programs.zsh.enable = lib.mkDefault true;
-        }
-        # programs.zsh.initExtra became programs.zsh.initContent.
-        // (
-          if options.programs.zsh ? initContent then
-            { programs.zsh.initContent = profile.shell.interactiveInit; }
-          else
-            { programs.zsh.initExtra = profile.shell.interactiveInit; }
-        )
+        lib.mkMerge [
+          { programs.zsh.enable = lib.mkDefault true; }
+          # programs.zsh.initExtra became programs.zsh.initContent.
+          (
+            if options.programs.zsh ? initContent then
+              { programs.zsh.initContent = profile.shell.interactiveInit; }
+            else
+              { programs.zsh.initExtra = profile.shell.interactiveInit; }
+          )
+        ]
       ))
     ]
   );

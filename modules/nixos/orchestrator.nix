@@ -21,12 +21,17 @@ let
   # of it may pass.
   webhookSetting = exported.containers.notifyWebhook or null;
   webhookIsReference = webhookSetting == null || lib.hasPrefix "op://" (toString webhookSetting);
-  publishedUsers =
+  checkedUsers =
     if webhookIsReference then
       exported
     else
       exported // { containers = removeAttrs exported.containers [ "notifyWebhook" ]; };
-  usersJson = json.generate "devbox-users.json" publishedUsers;
+  # What the validator checks (password hashes included: their format is checked too).
+  usersJson = json.generate "devbox-users.json" checkedUsers;
+  # What devboxd reads from /etc: it needs no password hash.
+  publishedUsers = checkedUsers // {
+    users = lib.mapAttrs (_: u: removeAttrs u [ "initialHashedPassword" ]) checkedUsers.users;
+  };
 
   # The Rust validator checks what Nix cannot (SSH key syntax, limits, reserved names). It runs
   # as a system check, so a broken users.nix fails `nixos-rebuild` with the validator's message.
@@ -40,7 +45,8 @@ let
         touch $out
       '';
 
-  imageRef = "localhost/${cfg.image.imageName or "devbox-devcontainer"}:${cfg.image.imageTag}";
+  imageRepo = "localhost/${cfg.image.imageName or "devbox-devcontainer"}";
+  imageRef = "${imageRepo}:${cfg.image.imageTag}";
 
   daemonConfig = {
     usersFile = "/etc/devbox/users.json";
@@ -50,12 +56,24 @@ let
     image = imageRef;
     stateDir = "/var/lib/devbox";
     opCommand = lib.getExe' cfg.opPackage "op";
+    # Network isolation (docs/architecture.md): devboxd keeps its own nftables table.
+    nftCommand = "${pkgs.nftables}/bin/nft";
     # opTokenFile is left to its default, $CREDENTIALS_DIRECTORY/op-service-account-token,
     # which LoadCredential below provides.
   }
   // cfg.settings;
 
+  # devboxd installs its nftables isolation table itself (the set of container bridges
+  # changes with every create/destroy), which needs CAP_NET_ADMIN; nothing else does.
+  networkIsolation = cfg.settings.networkIsolation or true;
+
   users = exported.users;
+  # People who log in over Tailscale SSH only (no OpenSSH key): users.nix says so explicitly.
+  tailscaleOnlyUsers = lib.attrNames (
+    lib.filterAttrs (_: u: (u.sshKeys or [ ]) == [ ] && (u.tailscaleSsh or false)) users
+  );
+  authKeyDir = "/run/devbox-tailscale-authkey";
+  authKeyFile = "${authKeyDir}/authkey";
   isStorePath = p: lib.hasPrefix "${builtins.storeDir}/" (toString p);
   isWsl = config.wsl.enable or false;
   # NixOS-WSL gives wsl.defaultUser uid 1000 (modules/wsl-distro.nix).
@@ -158,6 +176,48 @@ in
       default = true;
       description = "Show `devbox-ctl notices --login` (lifecycle notices) at interactive login.";
     };
+
+    tailscale = {
+      enable = lib.mkEnableOption ''
+        the orchestrator itself on the tailnet with Tailscale SSH (`ssh alice@devbox` over the
+        tailnet, with the tailnet policy deciding who logs in as whom). The host's auth key is
+        read from 1Password with the same service-account token as the containers' keys and
+        handed to `services.tailscale.authKeyFile` as a root-only file under /run, never the
+        Nix store'';
+
+      tags = lib.mkOption {
+        type = lib.types.nonEmptyListOf (lib.types.strMatching "tag:[A-Za-z0-9-]+");
+        default = [ "tag:devbox-orchestrator" ];
+        description = ''
+          Tags the host advertises (`tailscale up --advertise-tags`). The auth key must be
+          created with exactly these tags: the control plane refuses tags a key does not own.
+        '';
+      };
+
+      authKeyReference = lib.mkOption {
+        type = lib.types.strMatching "op://[^/]+/[^/]+/[^/]+";
+        default = "op://${exported.containers.opVault}/devbox-orchestrator-tailscale-authkey/password";
+        defaultText = lib.literalExpression ''"op://''${containers.opVault of users.nix}/devbox-orchestrator-tailscale-authkey/password"'';
+        description = ''
+          1Password reference of the host's Tailscale auth key, read with `op read` at boot
+          (before tailscaled-autoconnect.service). A reusable, pre-tagged, NOT ephemeral key.
+        '';
+      };
+
+      loginServer = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "https://headscale.example.org";
+        description = "A self-hosted control server (headscale); null for Tailscale's.";
+      };
+
+      extraUpFlags = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        example = [ "--accept-routes" ];
+        description = "More `tailscale up` flags (services.tailscale.extraUpFlags).";
+      };
+    };
   };
 
   config = lib.mkIf cfg.enable {
@@ -205,10 +265,31 @@ in
         assertion = config.networking.firewall.enable || isWsl;
         message = "The devbox orchestrator keeps the firewall on (networking.firewall.enable).";
       }
+      # NixOS-WSL disables firewall.service (its modules/systemd/default.nix) but leaves
+      # nftables.service alone: with networking.nftables.enable the NixOS firewall's rules are
+      # loaded by nftables.service, so they hold under WSL too.
+      {
+        assertion = !isWsl || !config.networking.firewall.enable || config.networking.nftables.enable;
+        message = "Under WSL, NixOS-WSL disables firewall.service, so networking.firewall rules would silently not be applied: keep networking.nftables.enable = true (the orchestrator's default there), or turn networking.firewall.enable off and rely on Windows Defender Firewall.";
+      }
       {
         assertion =
           !isWsl || wslDefaultUser == null || users ? ${wslDefaultUser} || uid1000Owners == [ ];
-        message = "Under WSL, NixOS-WSL gives wsl.defaultUser (\"${toString wslDefaultUser}\") uid 1000, which users.nix gives to ${lib.concatStringsSep ", " uid1000Owners}: set wsl.defaultUser to that user.";
+        message = "Under WSL, NixOS-WSL gives wsl.defaultUser (\"${toString wslDefaultUser}\") uid 1000, which users.nix gives to ${lib.concatStringsSep ", " uid1000Owners}: make that person the default user (if they are an admin) or give them another uid.";
+      }
+      # NixOS-WSL puts wsl.defaultUser in wheel, and sudo there asks no password: only an admin
+      # of users.nix may be that user. Anyone else gets a dedicated console account (a name
+      # not in users.nix, e.g. NixOS-WSL's default "nixos": no SSH key, no password, reachable
+      # only from Windows, which can open a root shell with `wsl -u root` anyway).
+      {
+        assertion =
+          !isWsl || wslDefaultUser == null || !(users ? ${wslDefaultUser}) || (users.${wslDefaultUser}.isAdmin or false);
+        message = "Under WSL, wsl.defaultUser = \"${toString wslDefaultUser}\" would make a users.nix person who is not an admin a member of wheel with passwordless sudo (NixOS-WSL's modules/wsl-distro.nix): choose an admin of users.nix, or a console account that is not in users.nix (NixOS-WSL's default \"nixos\").";
+      }
+      # Tailscale SSH users without a key can only log in if the host is on the tailnet.
+      {
+        assertion = tailscaleOnlyUsers == [ ] || cfg.tailscale.enable;
+        message = "users.nix gives ${lib.concatStringsSep ", " tailscaleOnlyUsers} no SSH key and `tailscaleSsh = true`, but services.devbox.orchestrator.tailscale.enable is false: they could not log in. Enable it (the host joins the tailnet with Tailscale SSH) or give them SSH keys.";
       }
       # Podman's API socket is root-equivalent: only devboxd may use it.
       {
@@ -217,7 +298,7 @@ in
       }
       {
         assertion =
-          config.users.groups.podman.members == [ ]
+          (config.users.groups.podman.members or [ ]) == [ ]
           && lib.all (u: !(lib.elem "podman" u.extraGroups || lib.elem "docker" u.extraGroups)) (
             lib.attrValues config.users.users
           );
@@ -249,11 +330,26 @@ in
       };
     };
 
-    # On everywhere. Under WSL only as a default: NixOS-WSL leaves the firewall alone (its
-    # modules/wsl-distro.nix sets no networking.firewall), and a WSL host may turn it off and
-    # rely on Windows Defender Firewall without mkForce; the assertion above allows that there
-    # only.
+    # On everywhere. Under WSL only as a default, so a WSL host may turn it off and rely on
+    # Windows Defender Firewall without mkForce (the assertion above allows that there only).
     networking.firewall.enable = if isWsl then lib.mkDefault true else true;
+    # Under WSL the firewall's rules are applied through nftables.service (see the assertion).
+    networking.nftables.enable = lib.mkIf isWsl (lib.mkDefault true);
+    # Each dev container has a network of its own (bridges podman1, podman2, ...), whose
+    # aardvark-dns on the gateway is the container's resolver; the NixOS firewall would drop
+    # those queries. devboxd's own nftables table already limits the bridges to exactly this.
+    # "podman+" is the iptables wildcard, "podman*" the nftables one (networking.nftables).
+    networking.firewall.interfaces =
+      let
+        dns = {
+          allowedUDPPorts = [ 53 ];
+          allowedTCPPorts = [ 53 ];
+        };
+      in
+      {
+        "podman+" = dns;
+        "podman*" = dns;
+      };
 
     # Users from users.nix, admins in wheel. Admins have no password, so sudo must not ask one.
     # A missing required field falls back here so that evaluation goes on and the validator (a
@@ -267,6 +363,11 @@ in
         description = u.description or "";
         extraGroups = (u.extraGroups or [ ]) ++ [ cfg.socketGroup ] ++ lib.optional (u.isAdmin or false) "wheel";
         openssh.authorizedKeys.keys = u.sshKeys or [ ];
+      }
+      # Console bootstrap only (OpenSSH refuses passwords): set when the account is created,
+      # never over a password set later (with users.mutableUsers, NixOS's default).
+      // lib.optionalAttrs (u ? initialHashedPassword) {
+        inherit (u) initialHashedPassword;
       }) users
       // {
         devboxd = {
@@ -300,7 +401,8 @@ in
     # Podman: rootful, API socket (/run/podman/podman.sock, group podman) for devboxd only.
     virtualisation.podman.enable = true;
 
-    environment.etc."devbox/users.json".source = usersJson;
+    # No secret and no password hash: see publishedUsers.
+    environment.etc."devbox/users.json".source = json.generate "devbox-users.json" publishedUsers;
     environment.etc."devbox/devboxd.json".source = json.generate "devboxd.json" daemonConfig;
 
     environment.systemPackages = [
@@ -311,7 +413,10 @@ in
 
     # Load the image into Podman at boot and whenever it changes (the unit's command line names
     # the image's store path, so a new image restarts it on switch). A stamp file skips the
-    # load when Podman already has this exact image.
+    # load when Podman already has this exact image. Then every other tag of the image's
+    # repository is removed, so /var/lib/containers does not grow with each image change; an
+    # image a container still uses stays (podman rmi refuses it without --force) and goes on a
+    # later run, once devboxd has recreated that container.
     systemd.services.devbox-image-load = {
       description = "Load the nix-devbox dev container image into Podman";
       wantedBy = [ "multi-user.target" ];
@@ -329,15 +434,25 @@ in
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
           && podman image exists ${lib.escapeShellArg imageRef}; then
           echo "image ${imageRef} already loaded"
-          exit 0
+        else
+          ${cfg.image} | podman load
+          if ! podman image exists ${lib.escapeShellArg imageRef}; then
+            echo "podman load did not produce ${imageRef}" >&2
+            exit 1
+          fi
+          printf '%s' "$want" > "$stamp.tmp"
+          mv "$stamp.tmp" "$stamp"
         fi
-        ${cfg.image} | podman load
-        if ! podman image exists ${lib.escapeShellArg imageRef}; then
-          echo "podman load did not produce ${imageRef}" >&2
-          exit 1
-        fi
-        printf '%s' "$want" > "$stamp.tmp"
-        mv "$stamp.tmp" "$stamp"
+        podman images --noheading --format '{{.Repository}}:{{.Tag}}' \
+          | while IFS= read -r old; do
+              if [ "''${old%:*}" = ${lib.escapeShellArg imageRepo} ] && [ "$old" != ${lib.escapeShellArg imageRef} ]; then
+                if podman rmi "$old" >/dev/null; then
+                  echo "removed the old image $old"
+                else
+                  echo "kept the old image $old (a container still uses it)"
+                fi
+              fi
+            done
       '';
     };
 
@@ -371,7 +486,8 @@ in
         LimitNOFILE = 65536;
 
         # A dedicated user: the podman group opens the API socket, the socket group lets it hand
-        # its own socket to the users. It needs no capability.
+        # its own socket to the users. Its only capability is CAP_NET_ADMIN, for its nftables
+        # table (none with settings.networkIsolation = false).
         User = "devboxd";
         Group = "devboxd";
         SupplementaryGroups = [
@@ -394,8 +510,8 @@ in
         # Hardening (after nixpkgs' syncthing module). No PrivateUsers: it would hide the callers'
         # real UIDs from SO_PEERCRED, which is how devboxd identifies users.
         NoNewPrivileges = true;
-        CapabilityBoundingSet = "";
-        AmbientCapabilities = "";
+        CapabilityBoundingSet = if networkIsolation then [ "CAP_NET_ADMIN" ] else "";
+        AmbientCapabilities = if networkIsolation then [ "CAP_NET_ADMIN" ] else "";
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;
@@ -437,6 +553,61 @@ in
         ];
         SystemCallErrorNumber = "EPERM";
       };
+    };
+
+    # The host on the tailnet with Tailscale SSH (services.devbox.orchestrator.tailscale).
+    # nixpkgs' tailscaled-autoconnect.service runs `tailscale up --auth-key "$(cat authKeyFile)"
+    # <extraUpFlags>` while the node needs a login; tailscaled-set.service applies
+    # extraSetFlags on every boot (so --ssh holds for a node that is already logged in).
+    services.tailscale = lib.mkIf cfg.tailscale.enable {
+      enable = true;
+      authKeyFile = authKeyFile;
+      extraUpFlags = [
+        "--ssh"
+        "--advertise-tags=${lib.concatStringsSep "," cfg.tailscale.tags}"
+      ]
+      ++ lib.optional (cfg.tailscale.loginServer != null) "--login-server=${cfg.tailscale.loginServer}"
+      ++ cfg.tailscale.extraUpFlags;
+      extraSetFlags = [ "--ssh" ];
+    };
+    systemd.services.tailscaled-autoconnect = lib.mkIf cfg.tailscale.enable {
+      wants = [ "devbox-tailscale-authkey.service" ];
+      after = [ "devbox-tailscale-authkey.service" ];
+    };
+    # The auth key from 1Password: `op read` with the service-account token (a credential, as
+    # devboxd gets it), written 0400 root to a runtime directory (tmpfs, gone with the unit),
+    # never to the Nix store or persistent disk.
+    systemd.services.devbox-tailscale-authkey = lib.mkIf cfg.tailscale.enable {
+      description = "Read the orchestrator's Tailscale auth key from 1Password";
+      wantedBy = [ "multi-user.target" ];
+      before = [ "tailscaled-autoconnect.service" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
+      path = [ cfg.opPackage ];
+      environment.HOME = "/tmp";
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        RuntimeDirectory = "devbox-tailscale-authkey";
+        RuntimeDirectoryMode = "0700";
+        UMask = "0277";
+        LoadCredential = lib.optional (
+          cfg.opServiceAccountTokenFile != null
+        ) "op-service-account-token:${cfg.opServiceAccountTokenFile}";
+        PrivateTmp = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        CapabilityBoundingSet = "";
+      };
+      script = ''
+        set -euo pipefail
+        OP_SERVICE_ACCOUNT_TOKEN=$(cat "$CREDENTIALS_DIRECTORY/op-service-account-token")
+        export OP_SERVICE_ACCOUNT_TOKEN
+        op read ${lib.escapeShellArg cfg.tailscale.authKeyReference} > ${authKeyDir}/authkey.tmp
+        mv ${authKeyDir}/authkey.tmp ${authKeyFile}
+        echo "Tailscale auth key read from ${cfg.tailscale.authKeyReference}"
+      '';
     };
 
     # Lifecycle notices at login (`devbox-ctl notices --login`), if the command exists; bounded

@@ -192,6 +192,10 @@ pub struct ContainerInfo {
     pub created_at: String,
     pub image: String,
     pub volume: String,
+    /// Set when the owner recorded on the container (name and uid) no longer matches users.nix:
+    /// why. Such a container is stopped and never started again; an admin destroys it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<String>,
 }
 
 /// The entrypoint's `status --json`, as far as the controller needs it. Unknown fields are ignored
@@ -256,9 +260,16 @@ pub struct SyncthingStatus {
 pub struct ConnectInfo {
     pub ssh: String,
     pub code_server: String,
+    /// How the owner reads the per-container password of code-server and the Syncthing GUI
+    /// (a command, never the password itself).
+    #[serde(default)]
+    pub password: String,
     pub zed: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syncthing_device_id: Option<String>,
+    /// The Syncthing GUI (user `dev`, the same password), when Syncthing runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncthing_gui: Option<String>,
 }
 
 impl ConnectInfo {
@@ -267,7 +278,11 @@ impl ConnectInfo {
         Self {
             ssh: format!("ssh dev@{name}"),
             code_server: format!("http://{name}:8080/"),
+            password: format!("ssh dev@{name} cat ~/.config/code-server/config.yaml"),
             zed: format!("zed ssh://dev@{name}/home/dev"),
+            syncthing_gui: syncthing_device_id
+                .as_ref()
+                .map(|_| format!("http://{name}:8384/ (user dev, the same password)")),
             syncthing_device_id,
         }
     }
@@ -437,4 +452,28 @@ pub struct KeptVolumeInfo {
     /// Size on disk, when Podman could tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_info_says_how_to_read_the_password_never_the_password() {
+        let c = ConnectInfo::for_container("alice-main", None);
+        assert_eq!(
+            c.password,
+            "ssh dev@alice-main cat ~/.config/code-server/config.yaml"
+        );
+        assert_eq!(c.syncthing_gui, None);
+        let c = ConnectInfo::for_container("alice-main", Some("DEVICE".into()));
+        assert_eq!(
+            c.syncthing_gui.as_deref(),
+            Some("http://alice-main:8384/ (user dev, the same password)")
+        );
+        // An older daemon's answer (no password hint) still parses.
+        let old: ConnectInfo =
+            serde_json::from_str(r#"{"ssh":"s","codeServer":"c","zed":"z"}"#).unwrap();
+        assert_eq!(old.password, "");
+    }
 }

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use devbox_entrypoint::status::Status;
-use devboxd::engine::{ContainerSpec, Engine, EngineError};
+use devboxd::engine::{ContainerId, ContainerSpec, Engine, EngineError};
 use devboxd::podman::Podman;
+// Exactly what devboxd execs: the program PID 1 runs (/proc/1/exe).
+use devboxd::service::ENTRYPOINT;
 
 /// Above the raw CLI baseline's ranges (1,500,000,000 + n * 65536), below Podman's own.
 const API_UID_BASE: u64 = 1_600_000_000;
 const USERNS_SIZE: u64 = 65_536;
-const ENTRYPOINT: &str = "devbox-entrypoint";
 
 pub struct ApiSide {
     engine: Podman,
@@ -34,6 +35,14 @@ pub struct ApiSpec<'a> {
 impl ApiSpec<'_> {
     pub fn volume(&self) -> String {
         format!("devbox-home-{}", self.name)
+    }
+}
+
+/// As devboxd: one exact lookup by name, then the full ID for every call.
+async fn resolve(engine: &Podman, name: &str) -> Result<ContainerId> {
+    match engine.find(name).await? {
+        Some(c) => Ok(c.id),
+        None => bail!("no container named {name}"),
     }
 }
 
@@ -84,6 +93,8 @@ impl ApiSide {
             memory_bytes: 4 * 1024 * 1024 * 1024,
             volume: spec.volume(),
             home_path: "/home/dev".into(),
+            // The engine-level bench keeps Podman's default network (no isolation cost here).
+            network: None,
             tmpfs: vec![(
                 "/run/devbox".into(),
                 "rw,nosuid,nodev,size=16m,mode=0755".into(),
@@ -104,13 +115,14 @@ impl ApiSide {
     /// Start, deliver the key over exec stdin, poll the status back to back until ready.
     pub fn start_ready(&self, name: &str, key: &str) -> Result<Status> {
         self.rt.block_on(async {
-            self.engine.start(name).await?;
+            let id = resolve(&self.engine, name).await?;
+            self.engine.start(&id).await?;
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 let out = self
                     .engine
                     .exec(
-                        name,
+                        &id,
                         &[ENTRYPOINT, "deliver-key"],
                         Some(key.as_bytes()),
                         Duration::from_secs(30),
@@ -130,7 +142,7 @@ impl ApiSide {
                 let out = self
                     .engine
                     .exec(
-                        name,
+                        &id,
                         &[ENTRYPOINT, "status", "--json"],
                         None,
                         Duration::from_secs(10),
@@ -155,14 +167,15 @@ impl ApiSide {
     /// Logout through the entrypoint, then stop.
     pub fn stop(&self, name: &str) -> Result<()> {
         self.rt.block_on(async {
+            let id = resolve(&self.engine, name).await?;
             let o = self
                 .engine
-                .exec(name, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+                .exec(&id, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
                 .await?;
             if o.exit_code != 0 {
                 bail!("logout in {name} exited {}", o.exit_code);
             }
-            self.engine.stop(name, 10).await?;
+            self.engine.stop(&id, 10).await?;
             Ok(())
         })
     }
@@ -171,11 +184,16 @@ impl ApiSide {
     pub fn destroy(&self, spec: &ApiSpec) -> Result<()> {
         self.rt.block_on(async {
             // As devboxd: a removal that failed "busy" may still have removed it.
-            match self.engine.remove(&spec.name).await {
-                Ok(()) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e),
+            if let Some(c) = self.engine.find(&spec.name).await? {
+                match self.engine.remove(&c.id).await {
+                    Ok(()) | Err(EngineError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            self.engine.remove_volume(&spec.volume()).await
+            match self.engine.volume(&spec.volume()).await? {
+                Some(v) => self.engine.remove_volume(&v).await,
+                None => Ok(()),
+            }
         })?;
         Ok(())
     }

@@ -4,7 +4,9 @@
 //! See docs/benchmarks.md. Run by scripts/bench.sh, as root, never by the test suite.
 
 mod api;
+mod plot;
 mod raw;
+mod scale;
 mod stats;
 mod world;
 
@@ -17,7 +19,7 @@ use devbox_test_kit::poll_until;
 
 use crate::raw::RawSpec;
 use crate::stats::{Basis, Comparison, Machine, Metric, Report, Summary, TargetResult};
-use crate::world::{rss_kib, timed, World, MAX_CONTAINERS};
+use crate::world::{rss_kib, timed, World, WorldSpec, MAX_CONTAINERS};
 
 /// Benchmarks devboxd/devbox-ctl against raw Podman on this machine (root, Podman set up by
 /// scripts/setup-debian.sh, the workspace built with `--release`).
@@ -42,10 +44,23 @@ struct Args {
     /// The image to run (default: the test kit's testbed image, built if needed).
     #[arg(long)]
     image: Option<String>,
+    /// Instead of the classic run: the scale run at these numbers of running containers
+    /// (e.g. 7,25,50), then the concurrency and burst phases; writes --scale-out and --plot.
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    scale: Option<Vec<usize>>,
+    /// Seconds of each concurrency phase (idle reads, reads during mutations) of the scale run.
+    #[arg(long, default_value_t = 8)]
+    concurrent_secs: u64,
+    /// Where the scale run's JSON goes.
+    #[arg(long, default_value = "bench/scale.json")]
+    scale_out: PathBuf,
+    /// Where the scale run's SVG plot goes.
+    #[arg(long, default_value = "bench/scale.svg")]
+    plot: PathBuf,
 }
 
 #[derive(Default)]
-struct Samples {
+pub(crate) struct Samples {
     ours: [Vec<f64>; 4],
     raw: [Vec<f64>; 4],
     api: [Vec<f64>; 4],
@@ -99,8 +114,20 @@ fn run(args: Args) -> Result<()> {
             )?
         }
     };
+    if let Some(levels) = args.scale {
+        return scale::run(
+            &image,
+            &scale::ScaleArgs {
+                levels,
+                list_reps: args.list_reps,
+                concurrent_secs: args.concurrent_secs,
+                out: args.scale_out,
+                plot: args.plot,
+            },
+        );
+    }
     eprintln!("== starting Podman's API service and devboxd");
-    let mut w = World::new(&image)?;
+    let mut w = World::new(&image, WorldSpec::CLASSIC)?;
     let mut s = Samples::default();
     let mut notes = Vec::new();
 

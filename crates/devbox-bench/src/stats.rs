@@ -3,13 +3,15 @@
 
 use serde::Serialize;
 
-/// min/median/max (and count) of a set of samples, in the samples' unit.
+/// min/median/p95/max (and count) of a set of samples, in the samples' unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub n: usize,
     pub min: f64,
     pub median: f64,
+    /// Nearest-rank 95th percentile (the max for fewer than 20 samples).
+    pub p95: f64,
     pub max: f64,
 }
 
@@ -27,10 +29,13 @@ impl Summary {
         } else {
             (v[n / 2 - 1] + v[n / 2]) / 2.0
         };
+        // Nearest rank: the smallest sample with at least 95 % of the samples at or below it.
+        let p95 = v[(n * 95).div_ceil(100).saturating_sub(1)];
         Some(Summary {
             n,
             min: v[0],
             median,
+            p95,
             max: v[n - 1],
         })
     }
@@ -318,6 +323,16 @@ mod tests {
         assert_eq!((s.n, s.min, s.median, s.max), (3, 1.0, 3.0, 5.0));
         let s = Summary::of(&[4.0, 1.0, 2.0, 10.0]).unwrap();
         assert_eq!((s.n, s.min, s.median, s.max), (4, 1.0, 3.0, 10.0));
+    }
+
+    #[test]
+    fn p95_is_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(Summary::of(&v).unwrap().p95, 95.0);
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(Summary::of(&v).unwrap().p95, 19.0);
+        assert_eq!(Summary::of(&[3.0, 1.0, 2.0]).unwrap().p95, 3.0);
+        assert_eq!(Summary::of(&[7.0]).unwrap().p95, 7.0);
     }
 
     #[test]

@@ -16,11 +16,38 @@ use devbox_test_kit::{bin_path, poll_until, unique_name};
 
 pub const MAX_CONTAINERS: u32 = 7;
 
+/// Who and how many: the users of the world and the users file's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct WorldSpec {
+    /// Benchmark users; the first is an admin (it runs `gc` and owns the classic run's containers).
+    pub users: usize,
+    pub max_per_user: u32,
+    pub max_global: u32,
+}
+
+impl WorldSpec {
+    /// The classic run: one user, the product's default limit of 7.
+    pub const CLASSIC: WorldSpec = WorldSpec {
+        users: 1,
+        max_per_user: MAX_CONTAINERS,
+        max_global: MAX_CONTAINERS,
+    };
+}
+
+/// A benchmark Unix user (in the users file, with its own 1Password item).
+#[derive(Debug, Clone)]
+pub struct BenchUser {
+    pub name: String,
+    pub uid: u32,
+}
+
 pub struct World {
     pub dir: PathBuf,
     pub instance: String,
+    /// The first user (an admin); `ctl` runs as this user.
     pub user: String,
     pub uid: u32,
+    pub users: Vec<BenchUser>,
     pub group: String,
     pub gid: u32,
     pub image: String,
@@ -30,6 +57,7 @@ pub struct World {
     pub daemon_log: PathBuf,
     pub podman_socket: PathBuf,
     config: PathBuf,
+    users_file: PathBuf,
     podman_service: Option<Child>,
     daemon: Option<Child>,
 }
@@ -47,7 +75,7 @@ fn run_ok(cmd: &mut Command, what: &str) -> Result<Output> {
 }
 
 impl World {
-    pub fn new(image: &str) -> Result<World> {
+    pub fn new(image: &str, spec: WorldSpec) -> Result<World> {
         let instance = unique_name("bench");
         let dir = std::env::temp_dir().join(format!("devbox-{instance}"));
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -60,6 +88,7 @@ impl World {
             instance,
             user: user.clone(),
             uid: 0,
+            users: Vec::new(),
             group: group.clone(),
             gid: 0,
             image: image.to_string(),
@@ -69,6 +98,7 @@ impl World {
             daemon_log: dir.join("devboxd.log"),
             podman_socket: dir.join("podman.sock"),
             config: dir.join("devboxd.json"),
+            users_file: PathBuf::new(),
             podman_service: None,
             daemon: None,
         };
@@ -78,22 +108,32 @@ impl World {
             .context("the new group is missing")?
             .gid
             .as_raw();
-        run_ok(
-            Command::new("useradd").args([
-                "-M",
-                "-N",
-                "-s",
-                "/usr/sbin/nologin",
-                "-G",
-                &group,
-                &user,
-            ]),
-            "useradd",
-        )?;
-        w.uid = nix::unistd::User::from_name(&user)?
-            .context("the new user is missing")?
-            .uid
-            .as_raw();
+        for i in 0..spec.users.max(1) {
+            // user names: dbxbench<pid> for the first (as before), dbxb<i>x<pid> for the others.
+            let name = if i == 0 {
+                user.clone()
+            } else {
+                format!("dbxb{i}x{seq}")
+            };
+            run_ok(
+                Command::new("useradd").args([
+                    "-M",
+                    "-N",
+                    "-s",
+                    "/usr/sbin/nologin",
+                    "-G",
+                    &group,
+                    &name,
+                ]),
+                "useradd",
+            )?;
+            let uid = nix::unistd::User::from_name(&name)?
+                .context("the new user is missing")?
+                .uid
+                .as_raw();
+            w.users.push(BenchUser { name, uid });
+        }
+        w.uid = w.users[0].uid;
 
         let podman_socket = dir.join("podman.sock");
         w.podman_service = Some(
@@ -110,27 +150,11 @@ impl World {
             std::os::unix::net::UnixStream::connect(&podman_socket).ok()
         })?;
 
-        // The users file needs an admin; the benchmark user is it (its own containers take the
-        // owner's path through the daemon either way).
-        let users = serde_json::json!({
-            "users": { &user: {
-                "uid": w.uid, "description": "Benchmark user", "email": "bench@example.org",
-                "gitUser": "bench", "isAdmin": true, "sshKeys": [ssh_key()], "extraGroups": []
-            }},
-            "containers": {
-                "opVault": "DevBox", "maxPerUser": MAX_CONTAINERS, "maxGlobal": MAX_CONTAINERS,
-                "defaultCpu": 2, "defaultMemory": "4G", "idleStopDays": 7, "stoppedDestroyDays": 14
-            },
-            "derived": {
-                "allUsers": [&user], "adminUsers": [&user],
-                "perUser": { &user: {
-                    "opReference": format!("op://DevBox/{user}-tailscale-authkey/password"),
-                    "tailscaleTags": ["tag:devcontainer", format!("tag:{user}-container")]
-                }}
-            }
-        });
+        // The users file needs an admin; the first benchmark user is it (its own containers take
+        // the owner's path through the daemon either way).
         let users_file = dir.join("users.json");
-        fs::write(&users_file, serde_json::to_string_pretty(&users)?)?;
+        w.users_file = users_file.clone();
+        w.write_users_file(spec.max_per_user, spec.max_global)?;
         let token = format!("ops_bench{}", unique_name("t").replace('-', ""));
         let creds = dir.join("creds");
         fs::create_dir_all(&creds)?;
@@ -138,12 +162,19 @@ impl World {
         fs::write(&token_file, format!("{token}\n"))?;
         fs::set_permissions(&token_file, fs::Permissions::from_mode(0o600))?;
         let store = dir.join("op-store.json");
+        let items: serde_json::Map<String, serde_json::Value> = w
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    format!("op://DevBox/{}-tailscale-authkey/password", u.name),
+                    w.key.clone().into(),
+                )
+            })
+            .collect();
         fs::write(
             &store,
-            serde_json::json!({"token": token, "items": {
-                format!("op://DevBox/{user}-tailscale-authkey/password"): w.key
-            }})
-            .to_string(),
+            serde_json::json!({"token": token, "items": items}).to_string(),
         )?;
         fs::set_permissions(&store, fs::Permissions::from_mode(0o600))?;
         let run_dir = dir.join("run");
@@ -167,6 +198,44 @@ impl World {
         fs::set_permissions(&w.ctl, fs::Permissions::from_mode(0o755))?;
         w.start_daemon()?;
         Ok(w)
+    }
+
+    /// (Re)writes the users file with these limits; devboxd reads it when it starts.
+    pub fn write_users_file(&self, max_per_user: u32, max_global: u32) -> Result<()> {
+        let mut users = serde_json::Map::new();
+        let mut per_user = serde_json::Map::new();
+        for (i, u) in self.users.iter().enumerate() {
+            users.insert(
+                u.name.clone(),
+                serde_json::json!({
+                    "uid": u.uid, "description": "Benchmark user", "email": format!("{}@example.org", u.name),
+                    "gitUser": u.name, "isAdmin": i == 0, "sshKeys": [ssh_key(i)], "extraGroups": []
+                }),
+            );
+            per_user.insert(
+                u.name.clone(),
+                serde_json::json!({
+                    "opReference": format!("op://DevBox/{}-tailscale-authkey/password", u.name),
+                    "tailscaleTags": ["tag:devcontainer", format!("tag:{}-container", u.name)]
+                }),
+            );
+        }
+        // The export lists users sorted by name (lib/export-users.nix); the daemon checks that.
+        let mut names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
+        names.sort_unstable();
+        let doc = serde_json::json!({
+            "users": users,
+            "containers": {
+                "opVault": "DevBox", "maxPerUser": max_per_user, "maxGlobal": max_global,
+                "defaultCpu": 2, "defaultMemory": "4G", "idleStopDays": 7, "stoppedDestroyDays": 14
+            },
+            "derived": {
+                "allUsers": names, "adminUsers": [&self.user],
+                "perUser": per_user
+            }
+        });
+        fs::write(&self.users_file, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", self.users_file.display()))
     }
 
     /// Spawns devboxd and returns once its socket accepts connections.
@@ -224,11 +293,20 @@ impl World {
     /// Runs `devbox-ctl --socket S ARGS` as the benchmark user (uid set directly, no runuser, so
     /// only the CLI's own cost is measured); fails on a non-zero exit.
     pub fn ctl(&self, args: &[&str]) -> Result<Output> {
+        self.ctl_as(0, args)
+    }
+
+    /// `ctl` as the `i`-th benchmark user.
+    pub fn ctl_as(&self, i: usize, args: &[&str]) -> Result<Output> {
+        let user = self
+            .users
+            .get(i)
+            .with_context(|| format!("no benchmark user #{i}"))?;
         let out = Command::new(&self.ctl)
             .arg("--socket")
             .arg(&self.socket)
             .args(args)
-            .uid(self.uid)
+            .uid(user.uid)
             .gid(self.gid)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -253,10 +331,19 @@ impl World {
     }
 }
 
-/// An ed25519 public key line the users validator accepts.
-fn ssh_key() -> String {
-    // "ssh-ed25519" blob: length-prefixed type and 32 key bytes, base64 (fixed, not a real key).
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDAhQH7HtuvNifaSW9dPRB84nII1PRUfRJ5AZtFodeJx bench@example.invalid".to_string()
+/// An ed25519 public key line the users validator accepts, distinct for each user (a key is
+/// listed once in a users file). Not a real key: 32 bytes derived from `i`.
+fn ssh_key(i: usize) -> String {
+    use base64::Engine as _;
+    let mut blob = Vec::with_capacity(51);
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    blob.extend((0..32u8).map(|b| b.wrapping_mul(7).wrapping_add(i as u8)));
+    format!(
+        "ssh-ed25519 {} bench{i}@example.invalid",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
 }
 
 /// Removes every container and volume carrying `label=value`.
@@ -284,7 +371,9 @@ impl Drop for World {
             let _ = p.kill();
             let _ = p.wait();
         }
-        let _ = Command::new("userdel").arg(&self.user).output();
+        for u in &self.users {
+            let _ = Command::new("userdel").arg(&u.name).output();
+        }
         let _ = Command::new("groupdel").arg(&self.group).output();
         let _ = fs::remove_dir_all(&self.dir);
     }

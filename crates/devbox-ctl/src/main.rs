@@ -394,6 +394,9 @@ impl Ui {
 fn print_status(s: &ContainerStatus) {
     let c = &s.container;
     out!("{}  (owner {}, {})", c.name, c.owner, c.state);
+    if let Some(why) = &c.orphaned {
+        out!("  {why}");
+    }
     out!(
         "  resources: {} CPU, {} memory; home volume {}",
         c.cpu,
@@ -471,9 +474,15 @@ fn print_status(s: &ContainerStatus) {
     }
     out!("  ssh:         {}", s.connect.ssh);
     out!("  code-server: {}", s.connect.code_server);
+    if !s.connect.password.is_empty() {
+        out!("  password:    {}", s.connect.password);
+    }
     out!("  zed:         {}", s.connect.zed);
     if let Some(id) = &s.connect.syncthing_device_id {
         out!("  syncthing:   device ID {id}");
+    }
+    if let Some(gui) = &s.connect.syncthing_gui {
+        out!("  sync GUI:    {gui}");
     }
 }
 
@@ -547,6 +556,9 @@ fn print_list(list: &[ContainerInfo]) {
             format_memory(c.memory_bytes),
             when::short(&c.created_at)
         );
+        if let Some(why) = &c.orphaned {
+            out!("  ^ {why}");
+        }
     }
 }
 

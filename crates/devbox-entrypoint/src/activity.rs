@@ -23,16 +23,18 @@ pub struct Activity {
     pub source: String,
 }
 
-pub fn load(path: &Path) -> Option<Activity> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+/// Reads the persisted activity. PID 1 runs this as root on a file the dev user controls:
+/// no symlink below `home` is followed, and only a small regular file is read.
+pub fn load(home: &Path, path: &Path) -> Option<Activity> {
+    let bytes = crate::homefs::read_file(home, path, 64 * 1024).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
-pub fn save(path: &Path, a: &Activity) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+/// Persists the activity (as root, in the dev user's state directory, which the dev-user
+/// preparation step created): written in place, never through a symlink, owned by `owner`.
+pub fn save(home: &Path, path: &Path, a: &Activity, owner: (u32, u32)) -> std::io::Result<()> {
     let text = serde_json::to_string(a).map_err(std::io::Error::other)?;
-    crate::helpers::write_atomic(path, text.as_bytes(), 0o644)
+    crate::homefs::write_atomic(home, path, text.as_bytes(), 0o644, owner)
 }
 
 /// Linux reports process start times in clock ticks of USER_HZ, which is 100 on every
@@ -230,13 +232,18 @@ mod tests {
     #[test]
     fn persisted_activity_round_trips() {
         let dir = std::env::temp_dir().join(format!("ep-act-{}", std::process::id()));
-        let path = dir.join("last-activity.json");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let path = dir.join("state/last-activity.json");
         let a = Activity {
             at: "2026-01-02T03:04:05Z".parse().unwrap(),
             source: "zed".into(),
         };
-        save(&path, &a).unwrap();
-        assert_eq!(load(&path), Some(a));
+        let me = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        save(&dir, &path, &a, me).unwrap();
+        assert_eq!(load(&dir, &path), Some(a));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

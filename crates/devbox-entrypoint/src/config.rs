@@ -27,6 +27,9 @@ pub struct Config {
     pub tags: Vec<String>,
     pub syncthing: bool,
     pub code_server: bool,
+    /// Run `nix-daemon` as root (`DEVBOX_NIX_DAEMON`): the image's multi-user Nix, where the
+    /// dev user builds through the daemon and cannot write the store itself.
+    pub nix_daemon: bool,
     /// Unix user the user-facing services run as (`DEVBOX_USER`, default `dev`).
     pub user: String,
     pub home: PathBuf,
@@ -235,6 +238,7 @@ impl Config {
         };
         let syncthing = r.boolean("DEVBOX_SYNCTHING", false);
         let code_server = r.boolean("DEVBOX_CODE_SERVER", true);
+        let nix_daemon = r.boolean("DEVBOX_NIX_DAEMON", false);
         let user = r.string("DEVBOX_USER", "dev");
         if !is_user_name(&user) {
             r.errors
@@ -336,6 +340,7 @@ impl Config {
             tags,
             syncthing,
             code_server,
+            nix_daemon,
             user,
             home,
             run_dir,

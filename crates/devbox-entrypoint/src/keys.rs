@@ -62,16 +62,17 @@ pub fn key_path(run_dir: &Path) -> PathBuf {
     run_dir.join("tailscale-authkey")
 }
 
-/// Stores the key (mode 0400, atomically) and the re-auth request for PID 1.
+/// Stores the key (mode 0400, atomically) and the re-auth request for PID 1. The request
+/// goes first: PID 1 deletes a key it finds while logged in unless a re-auth is asked for.
 pub fn store_key(run_dir: &Path, key: &SecretString, reauth: bool) -> Result<(), KeyError> {
     std::fs::create_dir_all(run_dir).map_err(io(format!("create {}", run_dir.display())))?;
-    write_atomic(&key_path(run_dir), key.expose_secret().as_bytes(), 0o400)
-        .map_err(io("write the key file"))?;
-    let _ = std::fs::remove_file(run_dir.join("logged-out"));
     if reauth {
         std::fs::write(run_dir.join("reauth-requested"), b"")
             .map_err(io("write the re-auth request"))?;
     }
+    write_atomic(&key_path(run_dir), key.expose_secret().as_bytes(), 0o400)
+        .map_err(io("write the key file"))?;
+    let _ = std::fs::remove_file(run_dir.join("logged-out"));
     Ok(())
 }
 
@@ -108,6 +109,18 @@ pub fn deliver_key(
         Err(e) => return (exit::ERROR, e.to_string()),
     };
     let before = read_status(run_dir);
+    if !reauth
+        && before
+            .as_ref()
+            .is_some_and(|s| s.tailscale.state == TailscaleState::Running)
+    {
+        // Not needed: the key is not kept where it would serve nobody.
+        return (
+            exit::OK,
+            "already on the tailnet; the key was not stored (use --reauth to log in again with it)"
+                .into(),
+        );
+    }
     if let Err(e) = store_key(run_dir, &key, reauth) {
         return (exit::ERROR, e.to_string());
     }
@@ -119,16 +132,6 @@ pub fn deliver_key(
         return (exit::OK, "key delivered".into());
     };
     let attempts_before = before.as_ref().map_or(0, |s| s.tailscale.attempts);
-    if !reauth
-        && before
-            .as_ref()
-            .is_some_and(|s| s.tailscale.state == TailscaleState::Running)
-    {
-        return (
-            exit::OK,
-            "key stored; already on the tailnet (use --reauth to log in again with it)".into(),
-        );
-    }
     // Any wait is accepted; one beyond what an Instant can hold is capped at a day.
     let now = Instant::now();
     let deadline = now

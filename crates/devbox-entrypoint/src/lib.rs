@@ -9,10 +9,12 @@
 pub mod activity;
 pub mod config;
 pub mod helpers;
+pub mod homefs;
 pub mod http;
 pub mod keys;
 pub mod logging;
 pub mod passwd;
+pub mod prepare;
 pub mod status;
 pub mod supervisor;
 pub mod syncthing;

@@ -45,6 +45,10 @@ enum Cmd {
     },
     /// Log out of the tailnet (`tailscale logout`); no new login until the next key.
     Logout,
+    /// Prepare the home volume and the service credentials; PID 1 runs this as the dev
+    /// user and reads the JSON report.
+    #[command(hide = true)]
+    PrepareHome,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,23 @@ fn main() -> ExitCode {
             }
             code
         }
+        Cmd::PrepareHome => match Config::from_env() {
+            Err(e) => {
+                eprintln!("devbox-entrypoint: {e}");
+                supervisor::exit::CONFIG
+            }
+            Ok(cfg) => match serde_json::to_string(&devbox_entrypoint::prepare::prepare_home(&cfg))
+            {
+                Ok(text) => {
+                    println!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("devbox-entrypoint: {e}");
+                    1
+                }
+            },
+        },
         Cmd::Logout => {
             let (code, msg) = keys::logout(&run_dir_from_env());
             if code == keys::exit::OK {

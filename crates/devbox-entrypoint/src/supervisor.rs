@@ -77,6 +77,8 @@ pub struct ServiceSpec {
 struct Service {
     spec: ServiceSpec,
     enabled: bool,
+    /// Why the home preparation for this service failed (it is not started without it).
+    prep_error: Option<String>,
     state: ServiceState,
     pid: Option<Pid>,
     starts: u32,
@@ -106,12 +108,15 @@ struct Shutdown {
 const TAILSCALED: &str = "tailscaled";
 const CODE_SERVER: &str = "code-server";
 const SYNCTHING: &str = "syncthing";
+const NIX_DAEMON: &str = "nix-daemon";
 /// A service that ran this long before exiting restarts after the base delay again.
 const STABLE_AFTER: Duration = Duration::from_secs(10);
 const UP_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub struct Supervisor {
     cfg: Config,
+    /// The dev user: runs the user-facing services and owns the home volume.
+    account: Account,
     services: Vec<Service>,
     ts: TailscaleStatus,
     up: UpTask,
@@ -162,13 +167,46 @@ pub fn run(cfg: Config) -> Result<i32, SetupError> {
     Ok(sup.event_loop(&sfd))
 }
 
-fn chown(path: &std::path::Path, a: &Account) -> std::io::Result<()> {
-    nix::unistd::chown(
-        path,
-        Some(nix::unistd::Uid::from_raw(a.uid)),
-        Some(nix::unistd::Gid::from_raw(a.gid)),
-    )
-    .map_err(std::io::Error::from)
+/// Makes `cmd` run as the dev user (when PID 1 is someone else, i.e. root).
+fn as_user<'a>(cmd: &'a mut Command, account: &Account) -> &'a mut Command {
+    if nix::unistd::geteuid().as_raw() != account.uid {
+        cmd.uid(account.uid).gid(account.gid);
+    }
+    cmd
+}
+
+/// Runs `devbox-entrypoint prepare-home` as the dev user (this same program, through
+/// /proc/self/exe, so nothing on PATH is involved) and reads its report. A failure to run it
+/// at all is reported against the services that need it.
+fn prepare_as_user(account: &Account) -> crate::prepare::Report {
+    let mut cmd = Command::new("/proc/self/exe");
+    as_user(&mut cmd, account)
+        .arg("prepare-home")
+        .env("HOME", &account.home)
+        .current_dir("/");
+    let failed = |why: String| crate::prepare::Report {
+        zed: ZedStatus {
+            provisioned: false,
+            path: None,
+            version: None,
+            error: Some(why.clone()),
+        },
+        code_server_error: Some(why.clone()),
+        syncthing_error: Some(why),
+        notes: Vec::new(),
+    };
+    match run_with_timeout(&mut cmd, Duration::from_secs(30)) {
+        Ok(out) if out.success => match serde_json::from_str(&out.stdout) {
+            Ok(report) => report,
+            Err(e) => failed(format!("the home preparation printed no report: {e}")),
+        },
+        Ok(out) => failed(format!(
+            "the home preparation as {} failed: {}",
+            account.name,
+            last_line(&out.stderr).unwrap_or_default()
+        )),
+        Err(e) => failed(format!("cannot run the home preparation: {e}")),
+    }
 }
 
 /// The service command lines for this configuration.
@@ -204,9 +242,15 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
         args: vec![
             "--bind-addr".into(),
             format!("{}:{}", cfg.code_server_bind, cfg.code_server_port),
-            // Reached only over the tailnet (no published port); Tailscale ACLs gate access.
+            // Reached only over the tailnet (no published port), where Tailscale ACLs gate
+            // access; the password (in code-server's own config file, never on argv) is the
+            // second lock.
             "--auth".into(),
-            "none".into(),
+            "password".into(),
+            "--config".into(),
+            crate::prepare::code_server_config(cfg)
+                .to_string_lossy()
+                .into_owned(),
             "--disable-telemetry".into(),
             "--disable-update-check".into(),
             "--user-data-dir".into(),
@@ -233,11 +277,28 @@ pub fn service_specs(cfg: &Config, account: &Account) -> Vec<(ServiceSpec, bool)
         user: Some((account.uid, account.gid)),
         cwd: Some(cfg.home.clone()),
     };
-    vec![
+    let mut specs = vec![
         (tailscaled, true),
         (code_server, cfg.code_server),
         (syncthing, cfg.syncthing),
-    ]
+    ];
+    if cfg.nix_daemon {
+        // Multi-user Nix: the store is root's; `dev` builds through this daemon (Nix's `auto`
+        // store picks the daemon socket when the store is not writable), builds run as the
+        // image's nixbld users.
+        specs.push((
+            ServiceSpec {
+                name: NIX_DAEMON,
+                program: "nix-daemon".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                user: None,
+                cwd: Some(PathBuf::from("/")),
+            },
+            true,
+        ));
+    }
+    specs
 }
 
 /// Restart backoff: (delay before this restart, delay for the next one). The delay doubles
@@ -297,12 +358,14 @@ impl Supervisor {
             0o644,
         )
         .map_err(io_err("write pid file"))?;
-        // The home volume: a fresh volume is root's; the dev user must own it.
+        // The home volume: a fresh volume is root's; the dev user must own it. Only its root
+        // is touched as root (through a descriptor; it is a mount point dev cannot replace);
+        // everything inside is prepared by a child running as dev.
         std::fs::create_dir_all(&cfg.home)
             .map_err(io_err(format!("create {}", cfg.home.display())))?;
-        let meta = std::fs::metadata(&cfg.home).map_err(io_err("stat home"))?;
-        if std::os::unix::fs::MetadataExt::uid(&meta) != account.uid {
-            chown(&cfg.home, account).map_err(io_err(format!("chown {}", cfg.home.display())))?;
+        if crate::homefs::give_dir(&cfg.home, (account.uid, account.gid)).map_err(io_err(
+            format!("give {} to {}", cfg.home.display(), account.name),
+        ))? {
             log_event!(
                 "entrypoint",
                 "gave {} to {}",
@@ -310,31 +373,45 @@ impl Supervisor {
                 account.name
             );
         }
-        for dir in [
-            cfg.home.join(".local"),
-            cfg.home.join(".local/state"),
-            cfg.state_dir.clone(),
-        ] {
-            if !dir.exists() {
-                std::fs::create_dir_all(&dir)
-                    .map_err(io_err(format!("create {}", dir.display())))?;
-                chown(&dir, account).map_err(io_err(format!("chown {}", dir.display())))?;
-            }
+        // Directories an older entrypoint made as root (`~/.config`) go back to dev, through
+        // descriptors (no symlink followed), or dev could not manage its own configuration.
+        match crate::homefs::give_root_dirs(
+            &cfg.home,
+            &[".config", ".local", ".local/state", ".local/share"],
+            (account.uid, account.gid),
+        ) {
+            Ok(given) if !given.is_empty() => log_event!(
+                "entrypoint",
+                "gave {} (made by an older entrypoint as root) to {}",
+                given.join(", "),
+                account.name
+            ),
+            Ok(_) => {}
+            Err(e) => log_event!(
+                "entrypoint",
+                "cannot give root's directories in the home to {}: {e}",
+                account.name
+            ),
         }
-        let zed = crate::zed::provision(&cfg, account.uid, account.gid);
+        let report = prepare_as_user(account);
+        let zed = report.zed.clone();
         match (&zed.path, &zed.error) {
             (Some(p), _) => log_event!("zed", "remote server provisioned at {p}"),
             (_, Some(e)) => log_event!("zed", "not provisioned: {e}"),
             _ => {}
         }
-        if cfg.syncthing {
-            crate::syncthing::ensure_config(&cfg, account.uid, account.gid)
-                .map_err(io_err("prepare the Syncthing configuration"))?;
+        for note in &report.notes {
+            log_event!("entrypoint", "{note}");
         }
-        let activity = activity::load(&cfg.activity_file());
+        let activity = activity::load(&cfg.home, &cfg.activity_file());
         let services = service_specs(&cfg, account)
             .into_iter()
             .map(|(spec, enabled)| Service {
+                prep_error: match spec.name {
+                    CODE_SERVER => report.code_server_error.clone(),
+                    SYNCTHING => report.syncthing_error.clone(),
+                    _ => None,
+                },
                 spec,
                 enabled,
                 state: if enabled {
@@ -380,6 +457,7 @@ impl Supervisor {
             no_children: false,
             is_pid1,
             orphans_reaped: 0,
+            account: account.clone(),
             cfg,
         })
     }
@@ -393,6 +471,24 @@ impl Supervisor {
     }
 
     fn start(&mut self, i: usize) {
+        if self.services[i].prep_error.is_some() {
+            // Try again: the owner may have fixed the file meanwhile.
+            let report = prepare_as_user(&self.account);
+            let s = &mut self.services[i];
+            s.prep_error = match s.spec.name {
+                CODE_SERVER => report.code_server_error,
+                SYNCTHING => report.syncthing_error,
+                _ => None,
+            };
+            if let Some(msg) = s.prep_error.clone() {
+                log_event!(s.spec.name, "{msg}; retrying in {:?}", s.delay);
+                s.last_error = Some(msg);
+                s.state = ServiceState::Backoff;
+                s.next_start = Some(Instant::now() + s.delay);
+                s.delay = (s.delay * 2).min(self.cfg.restart_backoff_max);
+                return;
+            }
+        }
         let s = &mut self.services[i];
         let mut cmd = Command::new(&s.spec.program);
         crate::helpers::unblock_signals_in_child(&mut cmd);
@@ -622,12 +718,32 @@ impl Supervisor {
             return;
         }
         if !self.cfg.key_file().exists() {
+            // The key is deleted once used, so a restarted tailscaled is not logged in again
+            // with it: it resumes the login from its state file (in the tmpfs). Ask it.
+            if self.ts.state == TailscaleState::Starting {
+                if !self.tailscaled_running() {
+                    return;
+                }
+                self.refresh_tailscale_identity();
+                if self.ts.state == TailscaleState::Running {
+                    log_event!("tailscale", "tailscaled resumed its login");
+                    return;
+                }
+            }
             if self.ts.state != TailscaleState::Running {
                 self.ts.state = TailscaleState::WaitingForKey;
             }
             return;
         }
+        // (The request is written before the key, so a key seen here has its request too.)
+        if std::fs::remove_file(self.cfg.reauth_flag()).is_ok() {
+            self.up.force_reauth = true;
+        }
         let needed = self.ts.state != TailscaleState::Running || self.up.force_reauth;
+        if !needed {
+            self.delete_key("not needed: already on the tailnet");
+            return;
+        }
         let due = self.up.next_attempt.is_none_or(|t| now >= t);
         if !needed || !due || !self.tailscaled_running() {
             if self.ts.state == TailscaleState::WaitingForKey {
@@ -713,6 +829,7 @@ impl Supervisor {
             crate::logging::event("tailscale-up", line);
         }
         if matches!(st, WaitStatus::Exited(_, 0)) {
+            self.delete_key("used: tailscaled keeps the login in its state");
             self.up.force_reauth = false;
             self.up.delay = None;
             self.up.next_attempt = None;
@@ -735,6 +852,17 @@ impl Supervisor {
         }
     }
 
+    /// Deletes the auth key from the tmpfs once it serves nothing: after a successful login
+    /// (tailscaled resumes from its state file; a lost login waits for a new key from the
+    /// controller) or when it arrives while already logged in.
+    fn delete_key(&mut self, why: &str) {
+        match std::fs::remove_file(self.cfg.key_file()) {
+            Ok(()) => log_event!("tailscale", "auth key deleted ({why})"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log_event!("tailscale", "cannot delete the auth key: {e}"),
+        }
+    }
+
     /// Reads IP and DNS name from `tailscale status --json`; notices a lost login.
     fn refresh_tailscale_identity(&mut self) {
         let out = run_with_timeout(
@@ -753,6 +881,9 @@ impl Supervisor {
             return;
         };
         if v["BackendState"].as_str() != Some("Running") {
+            if self.ts.state == TailscaleState::Starting && !self.cfg.key_file().exists() {
+                self.ts.state = TailscaleState::WaitingForKey;
+            }
             if self.ts.state == TailscaleState::Running {
                 log_event!(
                     "tailscale",
@@ -764,6 +895,7 @@ impl Supervisor {
             }
             return;
         }
+        self.ts.state = TailscaleState::Running;
         self.ts.ip = v["Self"]["TailscaleIPs"]
             .as_array()
             .and_then(|ips| {
@@ -805,12 +937,17 @@ impl Supervisor {
     }
 
     fn read_device_id(&mut self) {
-        if !self.cfg.syncthing_home.join("cert.pem").exists() {
+        if crate::homefs::read_file(&self.cfg.home, &self.cfg.syncthing_home.join("cert.pem"), 0)
+            .is_err()
+        {
             return;
         }
         for args in crate::syncthing::device_id_commands(&self.cfg) {
+            // As the dev user: Syncthing reads (and may write) its home on the volume.
             let out = run_with_timeout(
-                Command::new("syncthing").args(&args),
+                as_user(&mut Command::new("syncthing"), &self.account)
+                    .args(&args)
+                    .current_dir("/"),
                 Duration::from_secs(5),
             );
             if let Ok(out) = out {
@@ -830,7 +967,12 @@ impl Supervisor {
         }
         if let Some(seen) = activity::probe(&self.cfg, std::path::Path::new("/proc")) {
             if self.activity.as_ref().is_none_or(|a| seen.at > a.at) {
-                if let Err(e) = activity::save(&self.cfg.activity_file(), &seen) {
+                if let Err(e) = activity::save(
+                    &self.cfg.home,
+                    &self.cfg.activity_file(),
+                    &seen,
+                    (self.account.uid, self.account.gid),
+                ) {
                     log_event!("entrypoint", "cannot persist last activity: {e}");
                 }
                 self.activity = Some(seen);
@@ -1068,6 +1210,47 @@ mod tests {
             restart_delay(cur, STABLE_AFTER, base, max),
             (base, base * 2)
         );
+    }
+
+    #[test]
+    fn code_server_needs_its_password_file_and_nix_daemon_runs_only_when_asked() {
+        let account = Account {
+            name: "dev".into(),
+            uid: 1000,
+            gid: 1000,
+            home: PathBuf::from("/home/dev"),
+            shell: "/bin/sh".into(),
+        };
+        let cfg = |nix: &'static str| {
+            Config::from_lookup(move |k| match k {
+                "DEVBOX_HOSTNAME" => Some("a-b".into()),
+                "DEVBOX_OWNER" => Some("alice".into()),
+                "DEVBOX_NIX_DAEMON" => Some(nix.into()),
+                _ => None,
+            })
+            .unwrap()
+        };
+        let specs = service_specs(&cfg("false"), &account);
+        assert!(specs.iter().all(|(s, _)| s.name != NIX_DAEMON));
+        let cs = &specs.iter().find(|(s, _)| s.name == CODE_SERVER).unwrap().0;
+        let argv = cs.args.join(" ");
+        assert!(argv.contains("--auth password"), "{argv}");
+        assert!(
+            argv.contains("--config /home/dev/.config/code-server/config.yaml"),
+            "{argv}"
+        );
+        assert_eq!(cs.user, Some((1000, 1000)));
+        let specs = service_specs(&cfg("true"), &account);
+        let (nd, enabled) = specs.iter().find(|(s, _)| s.name == NIX_DAEMON).unwrap();
+        assert!(*enabled);
+        assert_eq!(nd.user, None, "the daemon owns the store: root");
+        assert!(Config::from_lookup(|k| match k {
+            "DEVBOX_HOSTNAME" => Some("a-b".into()),
+            "DEVBOX_OWNER" => Some("alice".into()),
+            "DEVBOX_NIX_DAEMON" => Some("perhaps".into()),
+            _ => None,
+        })
+        .is_err());
     }
 
     #[test]

@@ -8,18 +8,21 @@
 //! pairs over the tailnet by address, and a lost connection is redialled every 10 s (not 60).
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 use crate::config::Config;
 
 pub const FOLDER_ID: &str = "devbox-sync";
 
-/// The first-start configuration.
-pub fn initial_config(cfg: &Config, api_key: &str) -> String {
+/// The first-start configuration. The GUI and REST API need the user `dev` and its password
+/// (`gui_password_hash`, bcrypt) or the API key (PID 1's activity probe); with that, the GUI
+/// may be reached over the tailnet by name (http://NAME:8384), so the localhost-only Host
+/// check (against DNS rebinding of an unauthenticated GUI) is off.
+pub fn initial_config(cfg: &Config, api_key: &str, gui_password_hash: &str) -> String {
     let folder = xml_escape(&cfg.sync_folder.to_string_lossy());
     let gui = xml_escape(&cfg.syncthing_gui);
     let listen = xml_escape(&cfg.syncthing_listen);
+    let user = crate::prepare::GUI_USER;
+    let password = xml_escape(gui_password_hash);
     format!(
         r#"<configuration version="36">
     <folder id="{FOLDER_ID}" label="sync" path="{folder}" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
@@ -31,6 +34,9 @@ pub fn initial_config(cfg: &Config, api_key: &str) -> String {
     <gui enabled="true" tls="false" debugging="false">
         <address>{gui}</address>
         <apikey>{api_key}</apikey>
+        <user>{user}</user>
+        <password>{password}</password>
+        <insecureSkipHostcheck>true</insecureSkipHostcheck>
         <theme>default</theme>
     </gui>
     <options>
@@ -73,39 +79,6 @@ pub fn api_key_from_config(xml: &str) -> Option<String> {
     (!key.is_empty()).then(|| key.to_string())
 }
 
-/// Writes the initial config unless one exists (then Syncthing's own file is kept as is).
-pub fn ensure_config(cfg: &Config, uid: u32, gid: u32) -> std::io::Result<()> {
-    for dir in [&cfg.syncthing_home, &cfg.sync_folder] {
-        std::fs::create_dir_all(dir)?;
-        chown(dir, uid, gid)?;
-    }
-    let path = cfg.syncthing_home.join("config.xml");
-    match std::fs::read_to_string(&path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = new_api_key()?;
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?;
-            f.write_all(initial_config(cfg, &key).as_bytes())?;
-            chown(&path, uid, gid)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    nix::unistd::chown(
-        path,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    )
-    .map_err(std::io::Error::from)
-}
-
 /// The `syncthing` command line (run as the dev user).
 pub fn args(cfg: &Config) -> Vec<String> {
     vec![
@@ -141,9 +114,13 @@ pub fn is_device_id(s: &str) -> bool {
         })
 }
 
-/// The API key Syncthing uses now (read from its config on the volume).
+/// The API key Syncthing uses now, read by PID 1 from its config on the volume (no symlink
+/// followed: the file is the dev user's).
 pub fn current_api_key(cfg: &Config) -> Option<String> {
-    api_key_from_config(&std::fs::read_to_string(cfg.syncthing_home.join("config.xml")).ok()?)
+    let bytes =
+        crate::homefs::read_file(&cfg.home, &cfg.syncthing_home.join("config.xml"), 1 << 20)
+            .ok()?;
+    api_key_from_config(&String::from_utf8_lossy(&bytes))
 }
 
 /// Newest `lastFile.at` over all folders of `/rest/stats/folder` (a file synced from a peer).
@@ -168,7 +145,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let xml = initial_config(&cfg, "k3y");
+        let xml = initial_config(&cfg, "k3y", "$2b$10$h");
         for needle in [
             "<globalAnnounceEnabled>false</globalAnnounceEnabled>",
             "<localAnnounceEnabled>false</localAnnounceEnabled>",
@@ -178,6 +155,8 @@ mod tests {
             "<address>127.0.0.1:8384</address>",
             "path=\"/home/dev/sync\"",
             "<maxConflicts>-1</maxConflicts>",
+            "<user>dev</user>",
+            "<password>$2b$10$h</password>",
         ] {
             assert!(xml.contains(needle), "{needle}");
         }

@@ -55,8 +55,9 @@ fn version(cfg: &Config) -> Result<String, String> {
     }
 }
 
-/// Provisions the server for the dev user (`uid`/`gid`).
-pub fn provision(cfg: &Config, uid: u32, gid: u32) -> ZedStatus {
+/// Provisions the server; run as the dev user (see [`crate::prepare`]), so the link and its
+/// directory are the user's.
+pub fn provision(cfg: &Config) -> ZedStatus {
     let fail = |error: String| ZedStatus {
         provisioned: false,
         path: None,
@@ -77,24 +78,12 @@ pub fn provision(cfg: &Config, uid: u32, gid: u32) -> ZedStatus {
     let result = (|| -> std::io::Result<()> {
         let dir = cfg.home.join(".zed_server");
         std::fs::create_dir_all(&dir)?;
-        let owner = |p: &Path| {
-            nix::unistd::fchownat(
-                nix::fcntl::AT_FDCWD,
-                p,
-                Some(nix::unistd::Uid::from_raw(uid)),
-                Some(nix::unistd::Gid::from_raw(gid)),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(std::io::Error::from)
-        };
-        owner(&dir)?;
         match std::fs::symlink_metadata(&target) {
             Ok(m) if !m.file_type().is_symlink() => return Ok(()), // the user's own file
             Ok(_) => std::fs::remove_file(&target)?,
             Err(_) => {}
         }
-        std::os::unix::fs::symlink(&cfg.zed_server_binary, &target)?;
-        owner(&target)
+        std::os::unix::fs::symlink(&cfg.zed_server_binary, &target)
     })();
     match result {
         Ok(()) => ZedStatus {

@@ -17,6 +17,8 @@ use devbox_test_kit::{host_test, poll_until};
 
 const BOX_HOME: &str = "/home/dev/.config/syncthing";
 const SYNC_WAIT: Duration = Duration::from_secs(45);
+/// The host peer's GUI password (its API is used with the API key).
+const GUI_PASSWORD: &str = "host-peer-gui-password";
 
 struct HostPeer {
     home: PathBuf,
@@ -82,7 +84,11 @@ impl HostPeer {
         let key = devbox_entrypoint::syncthing::new_api_key().unwrap();
         std::fs::write(
             home.join("config.xml"),
-            devbox_entrypoint::syncthing::initial_config(&cfg, &key),
+            devbox_entrypoint::syncthing::initial_config(
+                &cfg,
+                &key,
+                &devbox_entrypoint::prepare::hash_gui_password(GUI_PASSWORD).unwrap(),
+            ),
         )
         .unwrap();
         let id = run(devbox_test_kit::host_program("syncthing")

@@ -7,6 +7,7 @@
 //!   every [`Problem`] (JSON path, what is wrong, how to fix it).
 //! - [`bounds`]: the hard bounds of container resources, shared with devboxd and devbox-ctl.
 //! - [`ssh_key`]: OpenSSH public-key parsing used by the rules.
+//! - [`tailnet_policy`]: the Tailscale/Headscale policy generated from a users file.
 
 pub mod bounds;
 pub mod model;
@@ -14,6 +15,7 @@ pub mod problem;
 pub mod rules;
 pub mod schema;
 pub mod ssh_key;
+pub mod tailnet_policy;
 pub mod validate;
 
 pub use model::{ContainerPolicy, Derived, DerivedUser, User, UsersFile};

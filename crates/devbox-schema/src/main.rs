@@ -16,7 +16,8 @@ use serde::Serialize;
 #[command(name = "devbox-schema", version, about, long_about = None)]
 #[command(
     after_help = "Typical use:\n  nix-instantiate --eval --strict --json lib/export-users.nix \
---arg usersFile ./users.nix | devbox-schema validate -\n\nExit codes: 0 valid, 1 invalid, 2 unreadable input."
+--arg usersFile ./users.nix | devbox-schema validate -\n\nExit codes: 0 valid, 1 invalid, 2 unreadable input \
+or bad usage."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +36,18 @@ enum Command {
     },
     /// Print the JSON Schema of the exported users file.
     Schema,
+    /// Print the Tailscale/Headscale policy (JSON) that lets each user reach only their own
+    /// containers, and the orchestrator as themselves.
+    TailnetPolicy {
+        /// The exported JSON file, or `-` for standard input.
+        file: PathBuf,
+        /// The orchestrator host's tag (services.devbox.orchestrator.tailscale).
+        #[arg(long, default_value = devbox_schema::tailnet_policy::ORCHESTRATOR_TAG)]
+        orchestrator_tag: String,
+        /// Leave out the orchestrator rules (the host is not on the tailnet).
+        #[arg(long)]
+        no_orchestrator: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,7 +85,43 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { file, format } => validate(&file, format),
+        Command::TailnetPolicy {
+            file,
+            orchestrator_tag,
+            no_orchestrator,
+        } => tailnet_policy(&file, &orchestrator_tag, no_orchestrator),
     }
+}
+
+fn tailnet_policy(
+    file: &PathBuf,
+    orchestrator_tag: &str,
+    no_orchestrator: bool,
+) -> anyhow::Result<ExitCode> {
+    if !no_orchestrator && !devbox_schema::tailnet_policy::is_valid_tag(orchestrator_tag) {
+        anyhow::bail!(
+            "--orchestrator-tag {orchestrator_tag:?} is not a Tailscale tag; write `tag:` and a name of letters, digits and `-` starting with a letter, e.g. tag:devbox-orchestrator"
+        );
+    }
+    let text = read_input(file)?;
+    let users = match validate_text(&text) {
+        Ok(users) => users,
+        Err(LoadError::Invalid(problems)) => {
+            eprintln!("{}", LoadError::Invalid(problems));
+            eprintln!("devbox-schema: no policy printed; fix the users file first");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let policy = devbox_schema::tailnet_policy::tailnet_policy(
+        &users,
+        (!no_orchestrator).then_some(orchestrator_tag),
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policy).context("cannot encode the policy")?
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_input(file: &PathBuf) -> anyhow::Result<String> {

@@ -36,8 +36,18 @@ pub struct User {
     /// Admins may see and manage every container.
     #[serde(default)]
     pub is_admin: bool,
-    /// OpenSSH public keys allowed to log in to the orchestrator.
+    /// OpenSSH public keys allowed to log in to the orchestrator. May be empty or absent only
+    /// for a user with `tailscaleSsh = true`.
+    #[serde(default)]
     pub ssh_keys: Vec<String>,
+    /// The person reaches the orchestrator over Tailscale SSH (the host joins the tailnet with
+    /// `services.devbox.orchestrator.tailscale.enable`), so OpenSSH keys are optional.
+    #[serde(default)]
+    pub tailscale_ssh: bool,
+    /// A crypt(3) hash (yescrypt `$y$`, SHA-512 `$6$` or bcrypt `$2b$`) for console login
+    /// only (bootstrap); set as the account's initial password, never over a password set later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_hashed_password: Option<String>,
     /// Extra Unix groups on the orchestrator.
     #[serde(default)]
     pub extra_groups: Vec<String>,
@@ -85,6 +95,10 @@ pub struct ContainerPolicy {
     /// Optional 1Password reference of a Tailscale API key, used to delete stale devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tailscale_api_key_ref: Option<String>,
+    /// The generated tailnet policy lets admins reach (and Tailscale SSH into) every user's
+    /// containers. Default false: everyone, admins included, reaches only their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admins_reach_all: bool,
 }
 
 impl Default for ContainerPolicy {
@@ -102,6 +116,7 @@ impl Default for ContainerPolicy {
             stopped_destroy_days: defaults::stopped_destroy_days(),
             notify_webhook: None,
             tailscale_api_key_ref: None,
+            admins_reach_all: false,
         }
     }
 }

@@ -108,6 +108,7 @@ fn check_users(users: &Map<String, Value>, out: &mut Vec<Problem>) {
     }
     let mut uids: BTreeMap<u64, &str> = BTreeMap::new();
     let mut git_users: BTreeMap<String, &str> = BTreeMap::new();
+    let mut emails: BTreeMap<String, &str> = BTreeMap::new();
     let mut keys: BTreeMap<Vec<u8>, String> = BTreeMap::new();
     let mut any_admin = false;
     let mut admin_flags_known = true;
@@ -162,6 +163,17 @@ fn check_users(users: &Map<String, Value>, out: &mut Vec<Problem>) {
                     format!("`{}` is not an e-mail address", shorten(e)),
                     "write it as `name@example.org`: one `@`, no spaces, a domain with a dot",
                 ));
+            } else if let Some(other) = emails.get(&e.to_ascii_lowercase()) {
+                // The e-mail is the tailnet login the generated tailnet policy grants access to.
+                out.push(Problem::new(
+                    child(&base, "email"),
+                    "email-duplicate",
+                    format!("email `{}` is also the email of `{other}`", shorten(e)),
+                    "each person has their own address: it is their tailnet login, and the \
+                     tailnet policy lets that login reach this user's containers",
+                ));
+            } else {
+                emails.insert(e.to_ascii_lowercase(), name);
             }
         }
         if let Some(g) = user.get("gitUser").and_then(Value::as_str) {
@@ -185,8 +197,22 @@ fn check_users(users: &Map<String, Value>, out: &mut Vec<Problem>) {
                 git_users.insert(g.to_ascii_lowercase(), name);
             }
         }
-        if let Some(list) = user.get("sshKeys").and_then(Value::as_array) {
-            check_ssh_keys(name, list, &child(&base, "sshKeys"), &mut keys, out);
+        let tailscale_ssh = matches!(user.get("tailscaleSsh"), Some(Value::Bool(true)));
+        match user.get("sshKeys") {
+            Some(Value::Array(list)) => check_ssh_keys(
+                name,
+                list,
+                tailscale_ssh,
+                &child(&base, "sshKeys"),
+                &mut keys,
+                out,
+            ),
+            None if !tailscale_ssh => out.push(no_way_in(&child(&base, "sshKeys"))),
+            // Another type is a shape problem, reported by the schema check.
+            _ => {}
+        }
+        if let Some(hash) = user.get("initialHashedPassword").and_then(Value::as_str) {
+            check_password_hash(hash, &child(&base, "initialHashedPassword"), out);
         }
         if let Some(list) = user.get("extraGroups").and_then(Value::as_array) {
             check_groups(list, &child(&base, "extraGroups"), out);
@@ -279,20 +305,77 @@ fn is_valid_git_user(g: &str) -> bool {
         && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// A user with neither an SSH key nor Tailscale SSH could never log in to the orchestrator.
+fn no_way_in(path: &str) -> Problem {
+    Problem::new(
+        path,
+        "ssh-keys-empty",
+        "the user has no SSH public key and no Tailscale SSH access, so they cannot log in",
+        "add the user's public key (the line in `~/.ssh/id_ed25519.pub`) to `sshKeys`, or set \
+         `tailscaleSsh = true;` for a user who reaches the orchestrator over Tailscale SSH (the \
+         host then needs `services.devbox.orchestrator.tailscale.enable = true`); password \
+         login over SSH is always off",
+    )
+}
+
+/// Whether `hash` has the shape of a crypt(3) hash NixOS accepts for a login: yescrypt
+/// (`$y$PARAMS$SALT$HASH`), SHA-512 (`$6$[rounds=N$]SALT$HASH`, 86 hash characters) or bcrypt
+/// (`$2a$`/`$2b$`/`$2y$`, two-digit cost, 53 characters of salt and hash).
+pub fn is_crypt_hash(hash: &str) -> bool {
+    let b64 = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/')
+    };
+    let parts: Vec<&str> = hash.split('$').collect();
+    match parts.as_slice() {
+        ["", "y", params, salt, digest] => b64(params) && b64(salt) && b64(digest),
+        ["", "6", rounds, salt, digest] => {
+            rounds
+                .strip_prefix("rounds=")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+                && salt.len() <= 16
+                && b64(salt)
+                && digest.len() == 86
+                && b64(digest)
+        }
+        ["", "6", salt, digest] => {
+            salt.len() <= 16 && b64(salt) && digest.len() == 86 && b64(digest)
+        }
+        ["", "2a" | "2b" | "2y", cost, rest] => {
+            cost.len() == 2
+                && cost.bytes().all(|c| c.is_ascii_digit())
+                && rest.len() == 53
+                && b64(rest)
+        }
+        _ => false,
+    }
+}
+
+fn check_password_hash(hash: &str, path: &str, out: &mut Vec<Problem>) {
+    // The value is never repeated in the message: it may be a plain password.
+    if !is_crypt_hash(hash) {
+        out.push(Problem::new(
+            path,
+            "password-not-a-hash",
+            "initialHashedPassword is not a crypt hash (yescrypt `$y$`, SHA-512 `$6$` or bcrypt \
+             `$2b$`); a plain password must never be written here",
+            "make a hash with `mkpasswd -m yescrypt` (package `whois` or `mkpasswd`) and paste \
+             its output; it is for console login only and never overrides a password set later",
+        ));
+    }
+}
+
 fn check_ssh_keys(
     user: &str,
     list: &[Value],
+    tailscale_ssh: bool,
     base: &str,
     seen: &mut BTreeMap<Vec<u8>, String>,
     out: &mut Vec<Problem>,
 ) {
-    if list.is_empty() {
-        out.push(Problem::new(
-            base,
-            "ssh-keys-empty",
-            "the user has no SSH public key",
-            "add the user's public key (the line in `~/.ssh/id_ed25519.pub`); login is by key only",
-        ));
+    if list.is_empty() && !tailscale_ssh {
+        out.push(no_way_in(base));
     }
     for (i, key) in list.iter().enumerate() {
         let Some(text) = key.as_str() else { continue };
@@ -723,6 +806,37 @@ mod tests {
             "a..b@example.org",
         ] {
             assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn crypt_hashes() {
+        // Made with libxcrypt's crypt(3) (what `mkpasswd` calls).
+        for ok in [
+            "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$zwtVrjrUCmXcyLTs6oxLTQlzifSUkF8RHJ./tK5KU79",
+            "$6$a6CT5lJYbG066OeK$7/PGVboIPMIMU89my4vU186WX69e.CnLOfszxrehbbh4FjqYZd1CX0dE.LmJMAa5iUAiRP8AEp8iRqOWiQkSg.",
+            "$6$rounds=10000$a6CT5lJYbG066OeK$7/PGVboIPMIMU89my4vU186WX69e.CnLOfszxrehbbh4FjqYZd1CX0dE.LmJMAa5iUAiRP8AEp8iRqOWiQkSg.",
+            "$2b$10$abcdefghijklmnopqrstuu4T826PRnz0Hu6YlprUuxkZxOOj5Fw5S",
+            "$2y$12$abcdefghijklmnopqrstuu4T826PRnz0Hu6YlprUuxkZxOOj5Fw5S",
+        ] {
+            assert!(is_crypt_hash(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "hunter2",
+            "correct horse battery staple",
+            "!",
+            "*",
+            "$1$salt$qJH7.N4xYta3aEG/dfqo/0",
+            "$y$j9T$salt$",
+            "$y$j9T$sa lt$hash",
+            "$6$a6CT5lJYbG066OeK$short",
+            "$6$rounds=$salt$7/PGVboIPMIMU89my4vU186WX69e.CnLOfszxrehbbh4FjqYZd1CX0dE.LmJMAa5iUAiRP8AEp8iRqOWiQkSg.",
+            "$2b$1$abcdefghijklmnopqrstuu4T826PRnz0Hu6YlprUuxkZxOOj5Fw5S",
+            "$2b$10$tooshort",
+            "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$zwtVrjrUCmXcyLTs6oxLTQlzifSUkF8RHJ./tK5KU79\n",
+        ] {
+            assert!(!is_crypt_hash(bad), "{bad}");
         }
     }
 

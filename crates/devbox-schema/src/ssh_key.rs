@@ -145,115 +145,57 @@ fn printable_prefix(word: &str) -> String {
     }
 }
 
-/// Reads SSH wire-format fields (RFC 4251 §5) from a blob.
-struct Reader<'a> {
-    rest: &'a [u8],
-    key_type: &'a str,
+/// The key type named inside the body: its first SSH string (RFC 4251 §5).
+fn embedded_type(blob: &[u8]) -> Option<&[u8]> {
+    let (len, rest) = blob.split_first_chunk::<4>()?;
+    rest.get(..u32::from_be_bytes(*len) as usize)
 }
 
-impl<'a> Reader<'a> {
-    fn malformed(&self, what: &str) -> KeyError {
-        KeyError::Malformed {
-            key_type: self.key_type.to_string(),
-            what: what.to_string(),
-        }
-    }
-
-    fn string(&mut self, field: &str) -> Result<&'a [u8], KeyError> {
-        let (len, rest) = self
-            .rest
-            .split_first_chunk::<4>()
-            .ok_or_else(|| self.malformed(&format!("the {field} is missing")))?;
-        let len = u32::from_be_bytes(*len) as usize;
-        if rest.len() < len {
-            return Err(self.malformed(&format!("the {field} is cut short")));
-        }
-        let (value, rest) = rest.split_at(len);
-        self.rest = rest;
-        Ok(value)
-    }
-
-    fn end(&self) -> Result<(), KeyError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(self.malformed("unexpected bytes after the last field"))
-        }
-    }
-}
-
+/// The body of a key of the declared type. The wire format of each type (RFC 4253 §6.6,
+/// RFC 5656 §3.1, RFC 8709, OpenSSH's PROTOCOL.u2f) is the `ssh-key` crate's to read; the rules
+/// here are ours: the type word matches the body, RSA is long enough, a security key names its
+/// application.
 fn check_blob(declared: &str, blob: &[u8]) -> Result<(), KeyError> {
-    let mut r = Reader {
-        rest: blob,
-        key_type: declared,
+    let malformed = |what: String| KeyError::Malformed {
+        key_type: declared.to_string(),
+        what,
     };
-    let embedded = r.string("type name")?;
+    let embedded = embedded_type(blob)
+        .ok_or_else(|| malformed("the type name is missing or cut short".to_string()))?;
     if embedded != declared.as_bytes() {
         return Err(KeyError::TypeMismatch {
             declared: declared.to_string(),
             embedded: printable_prefix(&String::from_utf8_lossy(embedded)),
         });
     }
-    match declared {
-        "ssh-ed25519" => {
-            let pk = r.string("public key")?;
-            if pk.len() != 32 {
-                return Err(r.malformed("an Ed25519 public key has 32 bytes"));
-            }
+    // The crate's messages name fields and lengths, never key material.
+    let key = ssh_key::PublicKey::from_bytes(blob).map_err(|e| malformed(e.to_string()))?;
+    let data = key.key_data();
+    if let Some(rsa) = data.rsa() {
+        if mpint_bits(rsa.e.as_bytes()) < 2 {
+            return Err(malformed("the exponent is too small".to_string()));
         }
-        "sk-ssh-ed25519@openssh.com" => {
-            let pk = r.string("public key")?;
-            if pk.len() != 32 {
-                return Err(r.malformed("an Ed25519 public key has 32 bytes"));
-            }
-            application(&mut r)?;
-        }
-        "ssh-rsa" => {
-            let e = r.string("exponent")?;
-            let n = r.string("modulus")?;
-            if mpint_bits(e) < 2 {
-                return Err(r.malformed("the exponent is too small"));
-            }
-            let bits = mpint_bits(n);
-            if bits < MIN_RSA_BITS {
-                r.end()?;
-                return Err(KeyError::RsaTooSmall { bits });
-            }
-        }
-        "sk-ecdsa-sha2-nistp256@openssh.com" => {
-            ecdsa_point(&mut r, "nistp256", 65)?;
-            application(&mut r)?;
-        }
-        other => {
-            let (curve, point_len) = match other {
-                "ecdsa-sha2-nistp256" => ("nistp256", 65),
-                "ecdsa-sha2-nistp384" => ("nistp384", 97),
-                _ => ("nistp521", 133),
-            };
-            ecdsa_point(&mut r, curve, point_len)?;
+        let bits = mpint_bits(rsa.n.as_bytes());
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::RsaTooSmall { bits });
         }
     }
-    r.end()
-}
-
-fn ecdsa_point(r: &mut Reader<'_>, curve: &str, point_len: usize) -> Result<(), KeyError> {
-    let name = r.string("curve name")?;
-    if name != curve.as_bytes() {
-        return Err(r.malformed(&format!("the curve name is not `{curve}`")));
+    if let Some(ecdsa) = data.ecdsa() {
+        // OpenSSH writes uncompressed points only; a compressed one is a damaged paste.
+        if ecdsa.as_sec1_bytes().first() != Some(&4) {
+            return Err(malformed(
+                "the public point is not an uncompressed point".to_string(),
+            ));
+        }
     }
-    let q = r.string("public point")?;
-    if q.len() != point_len || q.first() != Some(&4) {
-        return Err(r.malformed(&format!(
-            "the public point must be an uncompressed {curve} point of {point_len} bytes"
-        )));
-    }
-    Ok(())
-}
-
-fn application(r: &mut Reader<'_>) -> Result<(), KeyError> {
-    let app = r.string("security-key application")?;
-    if app.is_empty() || std::str::from_utf8(app).is_err() {
-        return Err(r.malformed("the security-key application is not a name"));
+    let application = data
+        .sk_ed25519()
+        .map(|k| k.application())
+        .or_else(|| data.sk_ecdsa_p256().map(|k| k.application()));
+    if application.is_some_and(str::is_empty) {
+        return Err(malformed(
+            "the security-key application is not a name".to_string(),
+        ));
     }
     Ok(())
 }

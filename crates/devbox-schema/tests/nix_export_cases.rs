@@ -248,6 +248,74 @@ fn every_broken_users_nix_fails_with_its_expected_problems() {
 }
 
 #[test]
+fn every_valid_case_exports_and_validates() {
+    let dir = repo_root().join("crates/devbox-schema/tests/cases/valid");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 3, "only {} valid cases", paths.len());
+    for path in &paths {
+        let out = export(path);
+        assert!(
+            out.status.success(),
+            "{}: export failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let checked = validate(&out.stdout, "text");
+        assert_eq!(
+            checked.status.code(),
+            Some(0),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        // The new fields reach the model: the export fills tailscaleSsh, passes the hash.
+        let file = devbox_schema::validate_text(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert!(file
+            .users
+            .values()
+            .all(|u| !u.ssh_keys.is_empty() || u.tailscale_ssh));
+    }
+}
+
+#[test]
+fn tailscale_ssh_and_console_hash_are_exported() {
+    let path =
+        repo_root().join("crates/devbox-schema/tests/cases/valid/tailscale-ssh-with-keys.nix");
+    let out = export(&path);
+    assert!(out.status.success());
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["users"]["bob"]["tailscaleSsh"], Value::Bool(true));
+    assert_eq!(json["users"]["alice"]["tailscaleSsh"], Value::Bool(false));
+    assert!(json["users"]["bob"]["initialHashedPassword"]
+        .as_str()
+        .unwrap()
+        .starts_with("$2b$10$"));
+    assert!(json["users"]["alice"]
+        .get("initialHashedPassword")
+        .is_none());
+}
+
+#[test]
+fn a_plain_password_is_not_echoed() {
+    let path = repo_root().join("crates/devbox-schema/tests/cases/invalid/password-plain.nix");
+    let out = export(&path);
+    assert!(out.status.success());
+    for format in ["text", "json"] {
+        let checked = validate(&out.stdout, format);
+        let all = [checked.stdout, checked.stderr].concat();
+        let all = String::from_utf8_lossy(&all);
+        assert!(all.contains("mkpasswd -m yescrypt"), "{all}");
+        assert!(!all.contains("CANARY"), "{all}");
+    }
+}
+
+#[test]
 fn secrets_in_a_broken_file_are_not_echoed() {
     let path = repo_root()
         .join("crates/devbox-schema/tests/cases/invalid/api-key-instead-of-reference.nix");

@@ -34,6 +34,8 @@ fn schema_describes_the_contract_fields() {
         "gitUser",
         "isAdmin",
         "sshKeys",
+        "tailscaleSsh",
+        "initialHashedPassword",
         "extraGroups",
     ] {
         assert!(

@@ -116,6 +116,8 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn host_program(name: &str) -> std::process::Command {
     let package = match name {
         "podman" => "podman",
+        "ip" => "iproute2",
+        "nft" => "nftables",
         "syncthing" => "syncthing",
         "nix-instantiate" | "nix" => "nix-bin",
         "script" => "bsdutils",

@@ -73,6 +73,22 @@ pub struct Config {
     /// The tailnet of the API calls; "-" is the API key's default tailnet.
     #[serde(default = "defaults::tailnet")]
     pub tailnet: String,
+    /// Network isolation (on by default): every container on a network of its own, and
+    /// devboxd's nftables table lets it reach only the internet (plus `allowedLanCidrs`). Off:
+    /// containers share Podman's default network and reach each other and the host.
+    #[serde(default = "defaults::network_isolation")]
+    pub network_isolation: bool,
+    /// Private ranges (LAN, VPN) containers may reach, e.g. `["192.168.1.0/24"]`. Default none:
+    /// containers reach the internet only.
+    #[serde(default)]
+    pub allowed_lan_cidrs: Vec<String>,
+    /// Let containers reach 169.254.0.0/16 (cloud instance metadata at 169.254.169.254, which
+    /// often hands out the host's cloud credentials). Default false.
+    #[serde(default)]
+    pub allow_cloud_metadata: bool,
+    /// The nftables CLI that installs the isolation rules.
+    #[serde(default = "defaults::nft_command")]
+    pub nft_command: PathBuf,
     /// TEST HOOKS ONLY. Enables `testClockFile`, `faultInjection` and `testBindMounts`; the
     /// daemon refuses those fields unless this is true. Never set it in production.
     #[serde(default)]
@@ -83,6 +99,7 @@ pub struct Config {
     pub test_clock_file: Option<PathBuf>,
     /// TEST HOOK: `crash-after:STEP` kills the daemon (SIGKILL) right after STEP of a create,
     /// stop or destroy, to test crash safety. Steps are listed in docs/lifecycle.md.
+    /// `pause-after:STEP:MILLIS` makes the daemon wait there instead (widens a race window).
     #[serde(default)]
     pub fault_injection: Option<String>,
     /// TEST HOOK: extra bind mounts `HOST:CONTAINER` for every container (a shared fake tailnet).
@@ -97,7 +114,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, notifyWebhookFile, instance, readyTimeoutSecs, userns, pidsLimit, noNewPrivileges, opRateLimit, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, tailscaleApiUrl, tailnet (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
+    #[error("the config file {path} is not valid: {source}. Fields (camelCase): usersFile, socketPath, socketGroup, podmanSocket, image, stateDir, opCommand, opTokenFile, instance, readyTimeoutSecs, userns, reconcileIntervalSecs, noticeHoursBeforeStop, noticeHoursBeforeDestroy, notifyWebhookFile, tailscaleApiUrl, tailnet, pidsLimit, noNewPrivileges, opRateLimit, networkIsolation, allowedLanCidrs, allowCloudMetadata, nftCommand (test hooks: testHooks, testClockFile, faultInjection, testBindMounts)")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -194,6 +211,15 @@ impl Config {
         if self.tailnet.is_empty() || self.tailnet.contains('/') {
             return Err("`tailnet` must be a tailnet name or \"-\" (the API key's tailnet)".into());
         }
+        for c in &self.allowed_lan_cidrs {
+            c.parse::<crate::firewall::Cidr>()
+                .map_err(|e| format!("`allowedLanCidrs`: {e}"))?;
+        }
+        if !self.network_isolation
+            && (!self.allowed_lan_cidrs.is_empty() || self.allow_cloud_metadata)
+        {
+            return Err("`allowedLanCidrs` and `allowCloudMetadata` refine network isolation, which `networkIsolation: false` turns off; remove them or turn isolation back on".into());
+        }
         if !self.test_hooks
             && (self.test_clock_file.is_some()
                 || self.fault_injection.is_some()
@@ -207,8 +233,15 @@ impl Config {
             }
         }
         if let Some(f) = &self.fault_injection {
-            if !f.starts_with("crash-after:") {
-                return Err("`faultInjection` must be `crash-after:STEP`".into());
+            let pause_ok = f
+                .strip_prefix("pause-after:")
+                .and_then(|r| r.rsplit_once(':'))
+                .is_some_and(|(_, ms)| ms.parse::<u64>().is_ok());
+            if !f.starts_with("crash-after:") && !pause_ok {
+                return Err(
+                    "`faultInjection` must be `crash-after:STEP` or `pause-after:STEP:MILLIS`"
+                        .into(),
+                );
             }
         }
         for m in &self.test_bind_mounts {
@@ -276,6 +309,12 @@ mod defaults {
     }
     pub fn no_new_privileges() -> bool {
         true
+    }
+    pub fn network_isolation() -> bool {
+        true
+    }
+    pub fn nft_command() -> PathBuf {
+        PathBuf::from("nft")
     }
     pub fn reconcile_interval_secs() -> u64 {
         300
@@ -377,6 +416,7 @@ mod tests {
         for hook in [
             r#""testClockFile":"/x""#,
             r#""faultInjection":"crash-after:create-volume""#,
+            r#""faultInjection":"pause-after:read-authorized:2000""#,
             r#""testBindMounts":["/a:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{hook}}}"#));
@@ -392,6 +432,8 @@ mod tests {
             r#""tailscaleApiUrl":"ftp://x""#,
             r#""tailnet":"a/b""#,
             r#""testHooks":true,"faultInjection":"boom""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized""#,
+            r#""testHooks":true,"faultInjection":"pause-after:read-authorized:soon""#,
             r#""testHooks":true,"testBindMounts":["relative:/b"]"#,
         ] {
             let (_d, p) = write(&format!(r#"{{"usersFile":"u",{bad}}}"#));

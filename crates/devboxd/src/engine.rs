@@ -42,6 +42,8 @@ pub struct ContainerSpec {
     pub binds: Vec<(String, String)>,
     /// Pids limit, capabilities and no-new-privileges.
     pub confinement: Confinement,
+    /// The network to join (the container's own); None: the engine's default network.
+    pub network: Option<String>,
 }
 
 /// What confines a container's processes beyond cpu and memory (see `crate::bounds`).
@@ -68,9 +70,46 @@ impl Default for Confinement {
     }
 }
 
+/// A container network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRecord {
+    pub name: String,
+    /// The host's bridge interface of the network (what the firewall matches).
+    pub interface: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A container's full engine ID. Every call that acts on a container takes one, and only an
+/// engine makes one (from an exact lookup, a listing or a create): a bare name cannot be passed
+/// by construction. Why: Podman's compat API resolves a reference it does not find as an exact
+/// ID or name as a UNIQUE ID PREFIX, so a name whose container is gone may land on another
+/// object; a full ID only ever matches itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    /// For engines only: `id` must be the engine's full, exact ID of the container.
+    pub(crate) fn from_engine(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The short form, as `podman ps` shows it (logs and messages only, never a reference).
+        f.write_str(self.0.get(..12).unwrap_or(&self.0))
+    }
+}
+
 /// What exists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerRecord {
+    pub id: ContainerId,
+    /// The exact name (without Podman's leading slash).
     pub name: String,
     /// created, running, exited, ...
     pub state: String,
@@ -81,6 +120,29 @@ pub struct ContainerRecord {
 impl ContainerRecord {
     pub fn running(&self) -> bool {
         self.state == "running"
+    }
+}
+
+/// A volume found by its exact name. Only an engine makes one; `remove_volume` takes it, so a
+/// volume is removed only after someone looked at exactly that volume and its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    name: String,
+    labels: Labels,
+}
+
+impl Volume {
+    /// For engines only: `name` is the exact name of the volume that carries `labels`.
+    pub(crate) fn from_engine(name: String, labels: Labels) -> Self {
+        Self { name, labels }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.labels
     }
 }
 
@@ -97,21 +159,29 @@ pub type Labels = BTreeMap<String, String>;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>>;
 
-/// Create, start, stop, remove, inspect, exec, volumes, list by label: nothing more.
+/// Create, start, stop, remove, inspect, exec, volumes, list by label: nothing more. Lookups by
+/// name are EXACT (an engine that resolves prefixes checks the answer itself); everything that
+/// acts takes a [`ContainerId`] or a [`Volume`] one of those lookups returned.
 pub trait Engine: Send + Sync + 'static {
     fn ping(&self) -> impl Future<Output = Result<String, EngineError>> + Send;
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
-    fn volume_labels(
+    /// The volume named exactly `name`, if any.
+    fn volume(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, EngineError>> + Send;
+    ) -> impl Future<Output = Result<Option<Volume>, EngineError>> + Send;
     fn create_volume(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes exactly `volume`: gone already is success; a volume of that name that now carries
+    /// other labels is a conflict (left alone).
+    fn remove_volume(
+        &self,
+        volume: &Volume,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Volumes carrying every one of `labels`: (name, labels).
     fn list_volumes_by_labels(
         &self,
@@ -123,18 +193,46 @@ pub trait Engine: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<BTreeMap<String, u64>, EngineError>> + Send;
 
-    fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn stop(
+    /// Creates an isolated bridge network with DNS for its own containers.
+    fn create_network(
         &self,
         name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<NetworkRecord, EngineError>> + Send;
+    /// The network of exactly this name.
+    fn network(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<NetworkRecord>, EngineError>> + Send;
+    /// Removes a network no container uses (refused while one does).
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Networks carrying every one of `labels`.
+    fn list_networks_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<NetworkRecord>, EngineError>> + Send;
+
+    fn create(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<ContainerId, EngineError>> + Send;
+    fn start(&self, id: &ContainerId) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn stop(
+        &self,
+        id: &ContainerId,
         timeout_secs: u32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Removes the container (forcefully; it may be running).
-    fn remove(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn inspect(
+    fn remove(&self, id: &ContainerId) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The container named exactly `name`, if any (whoever made it: callers check labels).
+    fn find(
         &self,
         name: &str,
+    ) -> impl Future<Output = Result<Option<ContainerRecord>, EngineError>> + Send;
+    /// The container `id` as it is now (None: gone).
+    fn inspect(
+        &self,
+        id: &ContainerId,
     ) -> impl Future<Output = Result<Option<ContainerRecord>, EngineError>> + Send;
     /// Containers carrying every one of `labels`.
     fn list_by_labels(
@@ -144,10 +242,10 @@ pub trait Engine: Send + Sync + 'static {
     /// Runs `cmd` in the container, feeding `stdin` (if any) and then closing it.
     fn exec(
         &self,
-        name: &str,
+        id: &ContainerId,
         cmd: &[&str],
         stdin: Option<&[u8]>,
         timeout: std::time::Duration,
     ) -> impl Future<Output = Result<ExecOutput, EngineError>> + Send;
-    fn logs(&self, name: &str, follow: bool, tail: Option<u32>) -> ByteStream;
+    fn logs(&self, id: &ContainerId, follow: bool, tail: Option<u32>) -> ByteStream;
 }

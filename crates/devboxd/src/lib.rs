@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod firewall;
 pub mod lifecycle;
 pub mod oplimit;
 pub mod podman;

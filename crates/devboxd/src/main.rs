@@ -90,6 +90,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
             no_new_privileges: config.no_new_privileges,
             ..Default::default()
         },
+        firewall: config.network_isolation.then(|| {
+            std::sync::Arc::new(devboxd::firewall::Firewall::new(
+                config.nft_command.clone(),
+                &config.instance,
+                config
+                    .allowed_lan_cidrs
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect(),
+                config.allow_cloud_metadata,
+            ))
+        }),
         binds: config
             .test_bind_mounts
             .iter()
@@ -104,6 +116,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => DaemonClock::System,
     };
+    if !config.network_isolation {
+        tracing::warn!("network isolation is OFF (`networkIsolation: false`): containers share Podman's default network and reach each other and the host");
+    }
     if config.test_hooks {
         tracing::warn!("TEST HOOKS are enabled in the config; never do this in production");
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::clock::Clock;
-use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError};
+use crate::engine::{ByteStream, ContainerId, ContainerRecord, ContainerSpec, Engine, EngineError};
 use crate::secrets::{SecretError, SecretSource};
 use crate::state::{ContainerState, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
@@ -28,6 +28,9 @@ mod reconcile;
 pub const LABEL_MANAGED: &str = "devbox.managed";
 pub const LABEL_INSTANCE: &str = "devbox.instance";
 pub const LABEL_OWNER: &str = "devbox.owner";
+/// The owner's uid when the container (or volume) was made: a name alone is not an identity (a
+/// user removed from users.nix and another added with the same name is another person).
+pub const LABEL_OWNER_UID: &str = "devbox.owner-uid";
 pub const LABEL_NAME: &str = "devbox.name";
 pub const LABEL_CREATED: &str = "devbox.created-at";
 pub const LABEL_OPTIONS: &str = "devbox.options";
@@ -46,8 +49,11 @@ pub const USERNS_SLOTS: u64 = 16_000;
 /// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs).
 pub const HOME_PATH: &str = "/home/dev";
 pub const RUN_PATH: &str = "/run/devbox";
-/// The entrypoint inside the image.
-pub const ENTRYPOINT: &str = "devbox-entrypoint";
+/// The entrypoint inside the container, as the root execs (deliver-key with the key on stdin,
+/// status, logout) name it: the program PID 1 was started from. Not a PATH lookup and not an
+/// image path: the container user can neither rename nor replace what /proc/1/exe points to,
+/// so a planted `devbox-entrypoint` never receives the key (docs/security.md).
+pub const ENTRYPOINT: &str = "/proc/1/exe";
 /// Seconds Podman waits after SIGTERM before SIGKILL on stop.
 pub const STOP_TIMEOUT_SECS: u32 = 10;
 
@@ -84,6 +90,8 @@ pub struct Settings {
     pub op_rate_limit: crate::oplimit::OpRateLimit,
     /// The file holding the notice webhook's URL (a secret), if any.
     pub notify_webhook_file: Option<std::path::PathBuf>,
+    /// Network isolation (None: off, containers on Podman's default network).
+    pub firewall: Option<Arc<crate::firewall::Firewall>>,
 }
 
 impl Default for Settings {
@@ -102,6 +110,7 @@ impl Default for Settings {
             confinement: Default::default(),
             op_rate_limit: Default::default(),
             notify_webhook_file: None,
+            firewall: None,
         }
     }
 }
@@ -115,6 +124,11 @@ impl<F: Fn(&str) + Send + Sync> Progress for F {
     fn step(&self, message: &str) {
         self(message)
     }
+}
+
+/// The container's own network (see crate::firewall).
+pub fn network_name(container: &str) -> String {
+    format!("devbox-net-{container}")
 }
 
 pub fn volume_name(container: &str) -> String {
@@ -226,6 +240,50 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .all(|(k, v)| c.labels.get(k) == Some(v))
     }
 
+    /// Whether `c` was made by `caller` (by name AND uid).
+    fn owned_by(&self, c: &ContainerRecord, caller: &Caller) -> bool {
+        c.labels.get(LABEL_OWNER) == Some(&caller.user)
+            && c.labels.get(LABEL_OWNER_UID) == Some(&caller.uid.to_string())
+    }
+
+    /// Why the owner recorded on a container or volume is no longer who users.nix says (None:
+    /// it still is). Such a container is stopped and never started again: its key would be
+    /// fetched for whoever has that name now, or not exist.
+    pub(crate) fn orphaned(&self, labels: &BTreeMap<String, String>) -> Option<String> {
+        let owner = labels.get(LABEL_OWNER).map(String::as_str).unwrap_or("");
+        let name = labels.get(LABEL_NAME).map(String::as_str).unwrap_or("NAME");
+        let Some(user) = self.users.file.users.get(owner) else {
+            return Some(format!(
+                "orphaned: its owner {owner:?} is no longer in users.nix; an admin may destroy it (`devbox-ctl destroy {name}`)"
+            ));
+        };
+        match labels.get(LABEL_OWNER_UID) {
+            Some(uid) if *uid == user.uid.to_string() => None,
+            Some(uid) => Some(format!(
+                "orphaned: it was made for {owner:?} with uid {uid}, but users.nix now gives {owner:?} uid {}; an admin may destroy it (`devbox-ctl destroy {name}`)",
+                user.uid
+            )),
+            None => Some(format!(
+                "orphaned: it records no owner uid, so its owner {owner:?} cannot be verified; an admin may destroy it (`devbox-ctl destroy {name}`)"
+            )),
+        }
+    }
+
+    /// The managed container named exactly `name` (None: there is none). The one lookup by name
+    /// an operation makes: everything after it uses the record's full ID.
+    async fn resolve(&self, name: &str) -> Result<Option<ContainerRecord>, ApiError> {
+        Ok(self
+            .engine
+            .find(name)
+            .await
+            .map_err(engine_err)?
+            .filter(|c| {
+                c.name == name
+                    && self.is_ours(c)
+                    && c.labels.get(LABEL_NAME).map(String::as_str) == Some(name)
+            }))
+    }
+
     fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
         match result {
             Ok(()) => tracing::info!(
@@ -258,6 +316,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             created_at: c.labels.get(LABEL_CREATED).cloned().unwrap_or_default(),
             image: c.image.clone(),
             volume: volume_name(&c.name),
+            orphaned: self.orphaned(&c.labels),
         }
     }
 
@@ -271,16 +330,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// Finds a managed container and checks the caller may act on it.
     async fn authorize(&self, caller: &Caller, name: &str) -> Result<ContainerRecord, ApiError> {
         validate_name(name).map_err(bad)?;
-        let c = self.engine.inspect(name).await.map_err(engine_err)?;
-        // Podman also resolves ID prefixes; only the exact name counts.
-        let Some(c) = c.filter(|c| self.is_ours(c) && c.name == name) else {
+        let Some(c) = self.resolve(name).await? else {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
                 format!("there is no dev container named {name:?}; `devbox-ctl list` shows yours"),
             ));
         };
         let owner = c.labels.get(LABEL_OWNER).map(String::as_str).unwrap_or("");
-        if !caller.may_manage(owner) {
+        if !caller.is_admin && owner == caller.user && !self.owned_by(&c, caller) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("the dev container {name:?} was made for another uid of the name {owner:?} (users.nix gives you uid {}); ask an admin to destroy it", caller.uid),
+            ));
+        }
+        if !caller.is_admin && !self.owned_by(&c, caller) {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!("the dev container {name:?} belongs to another user; you may only manage your own (admins may manage all)"),
@@ -413,6 +476,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         let now = self.clock.now();
         let mut labels = self.base_labels();
         labels.insert(LABEL_OWNER.into(), caller.user.clone());
+        labels.insert(LABEL_OWNER_UID.into(), caller.uid.to_string());
         labels.insert(LABEL_NAME.into(), name.to_string());
         labels.insert(LABEL_CREATED.into(), now.to_string());
         labels.insert(
@@ -425,7 +489,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             None
         } else if let Some(base) = existing_volume
             .as_ref()
-            .and_then(|l| l.get(LABEL_UID_BASE))
+            .and_then(|v| v.labels().get(LABEL_UID_BASE))
             .and_then(|b| b.parse::<u64>().ok())
         {
             Some(base)
@@ -460,6 +524,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             progress.step(&format!("Creating home volume {volume}"));
             let mut vlabels = self.base_labels();
             vlabels.insert(LABEL_OWNER.into(), caller.user.clone());
+            vlabels.insert(LABEL_OWNER_UID.into(), caller.uid.to_string());
             vlabels.insert(LABEL_NAME.into(), name.to_string());
             if let Some(base) = uid_base {
                 vlabels.insert(LABEL_UID_BASE.into(), base.to_string());
@@ -474,6 +539,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Err(engine_err(e));
         }
         self.fault_point("create-volume");
+        let network = match self.make_network(name, &caller.user, progress).await {
+            Ok(n) => n,
+            Err(e) => {
+                progress.step("Failed; removing what was made");
+                self.undo_create(name, &caller.user, None, created_volume)
+                    .await;
+                self.forget(name);
+                return Err(e);
+            }
+        };
+        self.fault_point("create-network");
 
         let spec = ContainerSpec {
             name: name.to_string(),
@@ -495,6 +571,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             home_path: HOME_PATH.into(),
             tmpfs: vec![(RUN_PATH.into(), "rw,nosuid,nodev,size=16m,mode=0755".into())],
             binds: self.settings.binds.clone(),
+            network,
             userns: uid_base.map(|b| {
                 format!("auto:uidmapping=0:{b}:{USERNS_SIZE},gidmapping=0:{b}:{USERNS_SIZE}")
             }),
@@ -504,18 +581,22 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             "Creating container {name} ({cpu} CPU, {})",
             devbox_api::validate::format_memory(memory)
         ));
-        if let Err(e) = self.engine.create(&spec).await {
-            progress.step("Failed; removing what was made");
-            self.undo_create(name, &volume, created_volume).await;
-            self.forget(name);
-            return Err(engine_err(e));
-        }
+        let id = match self.engine.create(&spec).await {
+            Ok(id) => id,
+            Err(e) => {
+                progress.step("Failed; removing what was made");
+                self.undo_create(name, &caller.user, None, created_volume)
+                    .await;
+                self.forget(name);
+                return Err(engine_err(e));
+            }
+        };
         self.fault_point("create-container");
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
         let made = async {
             let ready = match &key {
-                Some(key) => Some(self.bring_up(name, key, progress).await?),
+                Some(key) => Some(self.bring_up(&id, name, key, progress).await?),
                 None => None,
             };
             self.fault_point("create-started");
@@ -547,13 +628,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(ready) => ready,
             Err(e) => {
                 progress.step("Failed; removing what was made");
-                self.undo_create(name, &volume, created_volume).await;
+                self.undo_create(name, &caller.user, Some(&id), created_volume)
+                    .await;
                 self.forget(name);
                 return Err(e);
             }
         };
         self.status_with(
-            name,
+            &id,
             Some(if req.start {
                 DesiredState::Running
             } else {
@@ -635,27 +717,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Name, quota, confirmation, kept-volume ownership and image checks of a create. Returns
-    /// the labels of an existing (kept) home volume of that name.
+    /// the existing (kept) home volume of that name.
     async fn admit(
         &self,
         caller: &Caller,
         req: &CreateRequest,
-    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    ) -> Result<Option<crate::engine::Volume>, ApiError> {
         let name = req.name.as_str();
         let policy = &self.users.file.containers;
-        if let Some(existing) = self
-            .engine
-            .inspect(name)
-            .await
-            .map_err(engine_err)?
-            .filter(|c| c.name == name)
-        {
-            let owner = existing
-                .labels
-                .get(LABEL_OWNER)
-                .cloned()
-                .unwrap_or_default();
-            let msg = if self.is_ours(&existing) && owner == caller.user {
+        // Any container of exactly that name (devbox's or not) takes the name.
+        if let Some(existing) = self.engine.find(name).await.map_err(engine_err)? {
+            let msg = if self.is_ours(&existing) && self.owned_by(&existing, caller) {
                 format!("you already have a dev container named {name:?}; use `devbox-ctl start {name}` or `devbox-ctl status {name}`, or pick another name")
             } else {
                 format!("the name {name:?} is taken on this orchestrator (names are tailnet hostnames and must be unique); pick another name")
@@ -663,10 +735,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return Err(ApiError::new(ErrorCode::Conflict, msg));
         }
         let all = self.ours().await?;
-        let mine: Vec<&ContainerRecord> = all
-            .iter()
-            .filter(|c| c.labels.get(LABEL_OWNER) == Some(&caller.user))
-            .collect();
+        let mine: Vec<&ContainerRecord> = all.iter().filter(|c| self.owned_by(c, caller)).collect();
         if mine.len() >= policy.max_per_user as usize {
             return Err(ApiError::new(
                 ErrorCode::QuotaExceeded,
@@ -698,14 +767,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             ));
         }
         let volume = volume_name(name);
-        let existing_volume = self
-            .engine
-            .volume_labels(&volume)
-            .await
-            .map_err(engine_err)?;
-        if let Some(labels) = &existing_volume {
+        let existing_volume = self.engine.volume(&volume).await.map_err(engine_err)?;
+        if let Some(v) = &existing_volume {
+            let labels = v.labels();
+            // A kept home is reused only by the person it was made for (name AND uid).
             if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
                 || labels.get(LABEL_OWNER) != Some(&caller.user)
+                || labels.get(LABEL_OWNER_UID) != Some(&caller.uid.to_string())
             {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -732,37 +800,175 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(existing_volume)
     }
 
-    async fn undo_create(&self, name: &str, volume: &str, created_volume: bool) {
-        if let Err(e) = self.engine.remove(name).await {
-            if !matches!(e, EngineError::NotFound(_)) {
-                tracing::error!(container = name, error = %e, "rollback: cannot remove container");
+    /// Removes what a create of `owner`'s `name` made: the container `id` (if it was made) and
+    /// the home volume if the create made it (only after checking it is that create's volume).
+    /// The caller holds the container's lock.
+    async fn undo_create(
+        &self,
+        name: &str,
+        owner: &str,
+        id: Option<&ContainerId>,
+        created_volume: bool,
+    ) {
+        if let Some(id) = id {
+            if let Err(e) = self.engine.remove(id).await {
+                if !matches!(e, EngineError::NotFound(_)) {
+                    tracing::error!(container = name, %id, error = %e, "rollback: cannot remove container");
+                }
             }
         }
         if created_volume {
-            if let Err(e) = self.engine.remove_volume(volume).await {
-                tracing::error!(volume, error = %e, "rollback: cannot remove volume");
+            if let Err(e) = self.remove_home_volume(name, owner).await {
+                tracing::error!(container = name, error = %e, "rollback: cannot remove volume");
             }
+        }
+        self.remove_network_of(name).await;
+    }
+
+    /// Creates the container's own network and lets the firewall know its bridge. None when
+    /// network isolation is off.
+    async fn make_network(
+        &self,
+        name: &str,
+        owner: &str,
+        progress: &dyn Progress,
+    ) -> Result<Option<String>, ApiError> {
+        if self.settings.firewall.is_none() {
+            return Ok(None);
+        }
+        let net = network_name(name);
+        progress.step(&format!(
+            "Creating network {net} (reaches the internet only)"
+        ));
+        if let Some(existing) = self.engine.network(&net).await.map_err(engine_err)? {
+            if !self
+                .base_labels()
+                .iter()
+                .all(|(k, v)| existing.labels.get(k) == Some(v))
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("a Podman network named {net} exists that this devboxd does not manage; an admin should remove or rename it (`podman network rm {net}`), or pick another container name"),
+                ));
+            }
+            // Left behind by a create or destroy that did not finish: start afresh.
+            self.engine.remove_network(&net).await.map_err(engine_err)?;
+        }
+        let mut labels = self.base_labels();
+        labels.insert(LABEL_OWNER.into(), owner.to_string());
+        labels.insert(LABEL_NAME.into(), name.to_string());
+        self.engine
+            .create_network(&net, &labels)
+            .await
+            .map_err(engine_err)?;
+        self.refresh_firewall().await?;
+        Ok(Some(net))
+    }
+
+    /// Removes the container's own network if this daemon made it (best effort: the
+    /// reconciler sweeps what is left), then drops its bridge from the firewall.
+    async fn remove_network_of(&self, name: &str) {
+        if self.settings.firewall.is_none() {
+            return;
+        }
+        let net = network_name(name);
+        match self.engine.network(&net).await {
+            Ok(Some(n))
+                if self
+                    .base_labels()
+                    .iter()
+                    .all(|(k, v)| n.labels.get(k) == Some(v)) =>
+            {
+                match self.engine.remove_network(&net).await {
+                    Ok(()) | Err(EngineError::NotFound(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(network = %net, error = %e, "cannot remove network yet; the reconciler retries")
+                    }
+                }
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(network = %net, error = %e, "cannot inspect network; the reconciler retries");
+                return;
+            }
+        }
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "cannot update the isolation rules");
+        }
+    }
+
+    /// Installs the isolation rules for this instance's networks as they are now. Runs before
+    /// every container start, so rules lost (host reboot, a flushed ruleset) come back before
+    /// any container runs without them.
+    pub(crate) async fn refresh_firewall(&self) -> Result<(), ApiError> {
+        let Some(fw) = &self.settings.firewall else {
+            return Ok(());
+        };
+        let bridges: Vec<String> = self
+            .engine
+            .list_networks_by_labels(&self.base_labels())
+            .await
+            .map_err(engine_err)?
+            .into_iter()
+            .map(|n| n.interface)
+            .collect();
+        fw.apply(&bridges).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("cannot install the network isolation rules: {e}. An admin should check `devbox-ctl doctor` and `journalctl -u devboxd`"),
+            )
+        })
+    }
+
+    /// Removes the home volume of `owner`'s container `name`: the volume of exactly that name,
+    /// and only if its labels say it is that (managed, this instance, that owner and name).
+    /// The caller holds the container's lock. Returns whether a volume was removed.
+    async fn remove_home_volume(&self, name: &str, owner: &str) -> Result<bool, ApiError> {
+        let volume = volume_name(name);
+        let Some(v) = self.engine.volume(&volume).await.map_err(engine_err)? else {
+            return Ok(false);
+        };
+        let l = v.labels();
+        let is_it = self
+            .base_labels()
+            .iter()
+            .all(|(k, val)| l.get(k) == Some(val))
+            && l.get(LABEL_OWNER).map(String::as_str) == Some(owner)
+            && l.get(LABEL_NAME).map(String::as_str) == Some(name);
+        if !is_it {
+            tracing::warn!(
+                volume,
+                owner,
+                "not removing a volume that is not this container's home (other labels)"
+            );
+            return Ok(false);
+        }
+        match self.engine.remove_volume(&v).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(true),
+            Err(e) => Err(engine_err(e)),
         }
     }
 
     /// Starts the container, delivers the key and waits for the entrypoint to report ready.
     async fn bring_up(
         &self,
+        id: &ContainerId,
         name: &str,
         key: &SecretString,
         progress: &dyn Progress,
     ) -> Result<EntrypointStatus, ApiError> {
+        self.refresh_firewall().await?;
         progress.step(&format!("Starting {name}"));
-        self.engine.start(name).await.map_err(engine_err)?;
+        self.engine.start(id).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
-        self.deliver_key(name, key, false).await?;
+        self.deliver_key(id, key, false).await?;
         progress.step("Waiting for the container to join the tailnet and start its services");
-        self.wait_ready(name).await
+        self.wait_ready(id).await
     }
 
     async fn deliver_key(
         &self,
-        name: &str,
+        id: &ContainerId,
         key: &SecretString,
         reauth: bool,
     ) -> Result<(), ApiError> {
@@ -777,7 +983,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let out = self
                 .engine
                 .exec(
-                    name,
+                    id,
                     &cmd,
                     Some(key.expose_secret().as_bytes()),
                     Duration::from_secs(30),
@@ -796,7 +1002,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     ))
                 }
                 Err(e) if tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(container = name, error = %e, "deliver-key: retrying");
+                    tracing::debug!(container = %id, error = %e, "deliver-key: retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(e) => return Err(engine_err(e)),
@@ -805,11 +1011,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Asks the entrypoint for its status.
-    async fn entrypoint_status(&self, name: &str) -> Result<EntrypointStatus, String> {
+    async fn entrypoint_status(&self, id: &ContainerId) -> Result<EntrypointStatus, String> {
         let out = self
             .engine
             .exec(
-                name,
+                id,
                 &[ENTRYPOINT, "status", "--json"],
                 None,
                 Duration::from_secs(10),
@@ -828,14 +1034,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
     /// Polls until the entrypoint reports ready; returns that status (create/start answer with
     /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench).
-    async fn wait_ready(&self, name: &str) -> Result<EntrypointStatus, ApiError> {
+    async fn wait_ready(&self, id: &ContainerId) -> Result<EntrypointStatus, ApiError> {
         let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
         // The entrypoint is usually ready 100-300 ms after the key: look again soon, then every
         // 400 ms (few exec sessions). A flat 400 ms added ~150 ms to every start (devbox-bench).
         let mut pause = Duration::from_millis(100);
         let mut last;
         loop {
-            match self.entrypoint_status(name).await {
+            match self.entrypoint_status(id).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
                     return Ok(s)
@@ -858,7 +1064,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 }
                 Err(e) => last = e,
             }
-            match self.engine.inspect(name).await {
+            match self.engine.inspect(id).await {
+                Ok(None) => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("the container was removed while starting; last status: {last}"),
+                    ))
+                }
                 Ok(Some(c)) if !c.running() => {
                     return Err(ApiError::new(
                         ErrorCode::Unavailable,
@@ -884,38 +1096,32 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
     }
 
-    async fn status_of(
-        &self,
-        name: &str,
-        desired: Option<DesiredState>,
-    ) -> Result<ContainerStatus, ApiError> {
-        self.status_with(name, desired, None).await
-    }
-
-    /// The status, with the entrypoint's report if the caller already has a fresh one.
+    /// The status of the container `id` (resolved and authorized by the caller), with the
+    /// entrypoint's report if the caller already has a fresh one.
     async fn status_with(
         &self,
-        name: &str,
+        id: &ContainerId,
         desired: Option<DesiredState>,
         known: Option<EntrypointStatus>,
     ) -> Result<ContainerStatus, ApiError> {
         let c = self
             .engine
-            .inspect(name)
+            .inspect(id)
             .await
             .map_err(engine_err)?
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::NotFound,
-                    format!("the container {name:?} vanished"),
+                    "the dev container no longer exists (it was destroyed meanwhile); `devbox-ctl list` shows yours",
                 )
             })?;
+        let name = c.name.as_str();
         let entrypoint = if !c.running() {
             None
         } else if known.is_some() {
             known
         } else {
-            self.entrypoint_status(name).await.ok()
+            self.entrypoint_status(id).await.ok()
         };
         let device = entrypoint
             .as_ref()
@@ -952,19 +1158,29 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             name,
             &result.as_ref().map(|_| ()).map_err(Clone::clone),
         );
-        self.status_with(name, Some(DesiredState::Running), result?)
+        let (id, ready) = result?;
+        self.status_with(&id, Some(DesiredState::Running), ready)
             .await
     }
 
-    /// Start, with the container's lock held by the caller.
+    /// Start, with the container's lock held by the caller. Returns the container's ID and the
+    /// entrypoint's ready report (None: it was running already).
     async fn start_locked(
         &self,
         caller: &Caller,
         name: &str,
         progress: &dyn Progress,
-    ) -> Result<Option<EntrypointStatus>, ApiError> {
+    ) -> Result<(ContainerId, Option<EntrypointStatus>), ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        // Never with someone else's key (or a fallback reference): only its verified owner's.
+        if let Some(why) = self.orphaned(&c.labels) {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("{name} is not started: {why}"),
+            ));
+        }
+        let id = c.id.clone();
         let mut ready = None;
         if !c.running() {
             progress.step("Fetching the Tailscale auth key from 1Password");
@@ -976,11 +1192,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
-            match self.bring_up(name, &key, progress).await {
+            match self.bring_up(&id, name, &key, progress).await {
                 Ok(status) => ready = Some(status),
                 Err(e) => {
                     // Leave it as it was: stopped.
-                    let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
+                    let _ = self.engine.stop(&id, STOP_TIMEOUT_SECS).await;
                     return Err(e);
                 }
             }
@@ -1010,13 +1226,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
         })?;
         self.drop_warnings(name);
-        Ok(ready)
+        Ok((id, ready))
     }
 
-    async fn logout(&self, name: &str) {
+    async fn logout(&self, id: &ContainerId, name: &str) {
         match self
             .engine
-            .exec(name, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+            .exec(id, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
             .await
         {
             Ok(o) if o.exit_code == 0 => {}
@@ -1026,6 +1242,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 "tailscale logout failed"
             ),
             Err(e) => tracing::warn!(container = name, error = %e, "tailscale logout failed"),
+        }
+    }
+
+    /// TEST HOOK (`faultInjection: "pause-after:STEP:MILLIS"`, refused unless `testHooks`): the
+    /// daemon waits MILLIS ms right after STEP, so a test can race another request into it.
+    pub(crate) async fn pause_point(&self, step: &str) {
+        let pause = self
+            .settings
+            .fault_injection
+            .as_deref()
+            .and_then(|f| f.strip_prefix("pause-after:"))
+            .and_then(|r| r.rsplit_once(':'))
+            .filter(|(s, _)| *s == step)
+            .and_then(|(_, ms)| ms.parse::<u64>().ok());
+        if let Some(ms) = pause {
+            tracing::warn!(step, ms, "fault injection: pausing after this step");
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
     }
 
@@ -1057,11 +1290,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.stop_locked(caller, name, progress).await
         }
         .await;
-        self.audit(caller, "stop", name, &result);
-        result?;
+        self.audit(
+            caller,
+            "stop",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let id = result?;
         let c = self
             .engine
-            .inspect(name)
+            .inspect(&id)
             .await
             .map_err(engine_err)?
             .ok_or_else(|| {
@@ -1080,7 +1318,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         caller: &Caller,
         name: &str,
         progress: &dyn Progress,
-    ) -> Result<(), ApiError> {
+    ) -> Result<ContainerId, ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
         let now = self.clock.now();
@@ -1103,17 +1341,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("stop-recorded");
         if c.running() {
             progress.step("Logging out of the tailnet");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.fault_point("stop-logged-out");
             progress.step(&format!("Stopping {name}"));
             self.engine
-                .stop(name, STOP_TIMEOUT_SECS)
+                .stop(&c.id, STOP_TIMEOUT_SECS)
                 .await
                 .map_err(engine_err)?;
         } else {
             progress.step(&format!("{name} is not running"));
         }
-        Ok(())
+        Ok(c.id)
     }
 
     pub async fn destroy(
@@ -1184,46 +1422,45 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("destroy-recorded");
         if c.running() {
             progress.step("Logging out of the tailnet (removes the ephemeral node)");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.fault_point("destroy-logged-out");
         }
-        self.finish_destroy(name, &owner, keep_volume, progress)
+        self.finish_destroy(name, &owner, keep_volume, Some(c.id), progress)
             .await
     }
 
     /// The idempotent rest of a destroy: container, volume (unless kept), tailnet devices, state.
+    /// `id`: the container as the caller resolved it under the container's lock (None: resolve
+    /// it here, as `owner`'s managed container of exactly that name, if it still exists).
     async fn finish_destroy(
         &self,
         name: &str,
         owner: &str,
         keep_volume: bool,
+        id: Option<ContainerId>,
         progress: &dyn Progress,
     ) -> Result<DestroyResult, ApiError> {
-        progress.step(&format!("Removing container {name}"));
-        match self.engine.remove(name).await {
-            Ok(()) | Err(EngineError::NotFound(_)) => {}
-            Err(e) => return Err(engine_err(e)),
+        let id = match id {
+            Some(id) => Some(id),
+            None => self
+                .resolve(name)
+                .await?
+                .filter(|c| c.labels.get(LABEL_OWNER).map(String::as_str) == Some(owner))
+                .map(|c| c.id),
+        };
+        if let Some(id) = &id {
+            progress.step(&format!("Removing container {name}"));
+            match self.engine.remove(id).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(engine_err(e)),
+            }
         }
         self.fault_point("destroy-container-removed");
+        self.remove_network_of(name).await;
         let volume = volume_name(name);
         if !keep_volume {
-            let labels = self
-                .engine
-                .volume_labels(&volume)
-                .await
-                .map_err(engine_err)?;
-            match labels {
-                Some(l) if l.get(LABEL_OWNER).map(String::as_str) == Some(owner) => {
-                    progress.step(&format!("Removing home volume {volume}"));
-                    match self.engine.remove_volume(&volume).await {
-                        Ok(()) | Err(EngineError::NotFound(_)) => {}
-                        Err(e) => return Err(engine_err(e)),
-                    }
-                }
-                Some(_) => {
-                    tracing::warn!(volume, "not removing a volume owned by someone else")
-                }
-                None => {}
+            if self.remove_home_volume(name, owner).await? {
+                progress.step(&format!("Removed home volume {volume}"));
             }
             self.fault_point("destroy-volume-removed");
         } else {
@@ -1262,6 +1499,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let _container = self.lock_authorized(caller, name).await?;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            if let Some(why) = self.orphaned(&c.labels) {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("no key is delivered to {name}: {why}"),
+                ));
+            }
             if !c.running() {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -1274,22 +1517,28 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 .read_secret(caller, &self.users.op_reference(&owner), true)
                 .await?;
             progress.step("Delivering the new key into the container");
-            self.deliver_key(name, &key, now).await?;
+            self.deliver_key(&c.id, &key, now).await?;
             if now {
                 progress.step("Waiting for the container to re-authenticate");
-                self.wait_ready(name).await?;
+                self.wait_ready(&c.id).await?;
             }
             let t = self.clock.now();
             self.update_state(name, |s| {
                 if let Some(e) = s.get_mut(name) {
                     e.key_delivered_at = Some(t);
                 }
-            })
+            })?;
+            Ok(c.id)
         }
         .await;
-        self.audit(caller, "rotate-key", name, &result);
-        result?;
-        self.status_of(name, self.desired(name)).await
+        self.audit(
+            caller,
+            "rotate-key",
+            name,
+            &result.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let id = result?;
+        self.status_with(&id, self.desired(name), None).await
     }
 
     // ------------------------------------------------------------- reads
@@ -1306,7 +1555,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .ours()
             .await?
             .iter()
-            .filter(|c| all || c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .filter(|c| all || self.owned_by(c, caller))
             .map(|c| self.info(c, state.containers.get(&c.name).map(|s| s.desired)))
             .collect();
         list.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
@@ -1314,8 +1563,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     pub async fn status(&self, caller: &Caller, name: &str) -> Result<ContainerStatus, ApiError> {
-        self.authorize(caller, name).await?;
-        self.status_of(name, self.desired(name)).await
+        let c = self.authorize(caller, name).await?;
+        self.pause_point("read-authorized").await;
+        self.status_with(&c.id, self.desired(name), None).await
     }
 
     pub async fn logs(
@@ -1325,8 +1575,50 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         follow: bool,
         tail: Option<u32>,
     ) -> Result<ByteStream, ApiError> {
-        self.authorize(caller, name).await?;
-        Ok(self.engine.logs(name, follow, tail))
+        let c = self.authorize(caller, name).await?;
+        self.pause_point("read-authorized").await;
+        Ok(self.engine.logs(&c.id, follow, tail))
+    }
+
+    /// Doctor: the isolation rules install (nft runs, devboxd may change the ruleset).
+    async fn network_check(&self) -> DoctorCheck {
+        let Some(fw) = &self.settings.firewall else {
+            return DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: "network isolation is OFF (networkIsolation: false): containers share Podman's default network and reach each other and the host".into(),
+                fix: None,
+            };
+        };
+        match self.refresh_firewall().await {
+            Ok(()) => DoctorCheck {
+                name: "network".into(),
+                ok: true,
+                detail: format!(
+                    "isolation rules installed (nftables table inet {}); containers reach the internet{}",
+                    fw.table,
+                    if fw.allowed_lan.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " and {}",
+                            fw.allowed_lan
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ),
+                fix: None,
+            },
+            Err(e) => DoctorCheck {
+                name: "network".into(),
+                ok: false,
+                detail: e.message,
+                fix: Some("install nftables (nftCommand), run devboxd with CAP_NET_ADMIN (the NixOS module does), or set networkIsolation: false (containers then reach each other)".into()),
+            },
+        }
     }
 
     pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
@@ -1371,6 +1663,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     fix: None,
                 },
             });
+        }
+        if podman.is_ok() {
+            checks.push(self.network_check().await);
         }
         checks.push(match op_check.await {
             Ok(v) => DoctorCheck {

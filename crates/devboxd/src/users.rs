@@ -34,10 +34,6 @@ impl Caller {
             is_admin: true,
         }
     }
-
-    pub fn may_manage(&self, owner: &str) -> bool {
-        self.is_admin || self.user == owner
-    }
 }
 
 /// The users file, loaded and validated.
@@ -152,9 +148,6 @@ mod tests {
             u.op_reference("alice"),
             "op://DevBox/alice-tailscale-authkey/password"
         );
-        assert!(u.caller(1001).unwrap().may_manage("alice"));
-        assert!(!u.caller(1001).unwrap().may_manage("bob"));
-        assert!(u.caller(1002).unwrap().may_manage("alice"));
     }
 
     #[test]

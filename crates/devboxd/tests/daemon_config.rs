@@ -37,6 +37,13 @@ fn bad_configs_are_refused_with_clear_messages() {
     let good = write("good.json", serde_json::json!({"usersFile": users}));
     let o = devboxd(&["--config", &good, "--check"]);
     assert!(o.status.success(), "{}", both(&o));
+    let lan = write(
+        "lan.json",
+        serde_json::json!({"usersFile": users, "allowedLanCidrs": ["192.168.1.0/24", "fd00:1::/64"],
+            "allowCloudMetadata": true}),
+    );
+    let o = devboxd(&["--config", &lan, "--check"]);
+    assert!(o.status.success(), "{}", both(&o));
     assert!(stdout(&o).contains("valid (1 users)"), "{}", stdout(&o));
 
     let cases = [
@@ -56,6 +63,19 @@ fn bad_configs_are_refused_with_clear_messages() {
         (
             serde_json::json!({"usersFile": users, "userns": "host"}),
             "userns",
+        ),
+        (
+            serde_json::json!({"usersFile": users, "allowedLanCidrs": ["192.168.1.5/24"]}),
+            "not 192.168.1.5/24",
+        ),
+        (
+            serde_json::json!({"usersFile": users, "allowedLanCidrs": ["office"]}),
+            "ADDRESS/PREFIX",
+        ),
+        (
+            serde_json::json!({"usersFile": users, "networkIsolation": false,
+                "allowedLanCidrs": ["192.168.1.0/24"]}),
+            "turns off",
         ),
     ];
     for (i, (config, expect)) in cases.into_iter().enumerate() {

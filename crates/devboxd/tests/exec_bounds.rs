@@ -43,11 +43,12 @@ fn a_flood_from_an_exec_is_cut_at_the_bound_and_the_exit_code_still_comes_back()
     let _c = Container(name.clone());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let engine = Podman::new(&service.socket);
+    let id = rt.block_on(engine.find(&name)).unwrap().unwrap().id;
     // 64 MiB on stdout and on stderr, then exit 7.
     let flood = "yes devbox | head -c 67108864; yes devbox | head -c 67108864 >&2; exit 7";
     let o = rt
         .block_on(engine.exec(
-            &name,
+            &id,
             &["/bin/busybox", "sh", "-c", flood],
             None,
             Duration::from_secs(60),
@@ -68,7 +69,7 @@ fn a_flood_from_an_exec_is_cut_at_the_bound_and_the_exit_code_still_comes_back()
     // A normal answer is complete.
     let o = rt
         .block_on(engine.exec(
-            &name,
+            &id,
             &["/bin/busybox", "echo", "hello"],
             None,
             Duration::from_secs(30),

@@ -5,10 +5,20 @@
 //! and serves `GET /healthz` as `{"status":"alive"|"expired","lastHeartbeat":MS}`. Like the
 //! real server, any other request is a client heartbeat; the status is "alive" while the last
 //! heartbeat is younger than 60 s and "expired" otherwise (0 = never).
+//!
+//! Authentication as code-server does it: settings from `--config FILE` (else
+//! `$XDG_CONFIG_HOME/code-server/config.yaml` or `~/.config/...`; written with a random
+//! password when missing), flags over the file, `$PASSWORD` over both. With `auth: password`
+//! and no password it refuses to start with the real message. `/healthz` and `/login` need no
+//! session; `POST /login` with the right `password=` sets the `code-server-session` cookie and
+//! redirects to `./`; a wrong one shows the login page again ("Incorrect password"). Without a
+//! valid cookie `GET /` redirects to `./login` and anything else is `401 Unauthorized`. (The
+//! real cookie holds an argon2 hash of the password; the fake's holds a plain hash of it.)
 //! Env `FAKE_CODE_SERVER_IGNORE_SIGTERM=1` makes it deaf to SIGTERM (a hung server), so tests
 //! can prove the supervisor's SIGKILL after the grace period.
 
-use std::io::{BufRead, BufReader, Write};
+use std::hash::Hasher;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +41,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut bind = String::from("127.0.0.1:8080");
     let mut dirs = Vec::new();
+    let mut auth_flag: Option<String> = None;
+    let mut config_flag: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -47,7 +59,9 @@ fn main() -> ExitCode {
         match flag.as_str() {
             "--bind-addr" => bind = value().unwrap_or_default(),
             "--user-data-dir" | "--extensions-dir" => dirs.extend(value()),
-            "--auth" | "--app-name" | "--locale" => {
+            "--auth" => auth_flag = value(),
+            "--config" => config_flag = value(),
+            "--app-name" | "--locale" => {
                 let _ = value();
             }
             "--disable-telemetry"
@@ -72,6 +86,56 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let config_path = config_flag
+        .or_else(|| std::env::var("CODE_SERVER_CONFIG").ok())
+        .unwrap_or_else(|| {
+            let base = std::env::var("XDG_CONFIG_HOME").unwrap_or_else(|_| {
+                format!("{}/.config", std::env::var("HOME").unwrap_or_default())
+            });
+            format!("{base}/code-server/config.yaml")
+        });
+    let config = match std::fs::read_to_string(&config_path) {
+        Ok(text) => text,
+        Err(_) => {
+            // Like the real one: a default config with a generated password.
+            let text = format!(
+                "bind-addr: 127.0.0.1:8080\nauth: password\npassword: {:016x}\ncert: false\n",
+                token(&format!("{:?}{}", SystemTime::now(), std::process::id()))
+            );
+            if let Some(dir) = std::path::Path::new(&config_path).parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(&config_path, &text);
+            text
+        }
+    };
+    let setting = |key: &str| {
+        config.lines().find_map(|l| {
+            let v = l.strip_prefix(key)?.strip_prefix(':')?.trim();
+            Some(v.trim_matches('"').trim_matches('\'').to_string())
+        })
+    };
+    let auth = auth_flag
+        .or_else(|| setting("auth"))
+        .unwrap_or_else(|| "password".into());
+    let password = std::env::var("PASSWORD")
+        .ok()
+        .or_else(|| setting("password"));
+    let session = match auth.as_str() {
+        "none" => None,
+        "password" => match password {
+            Some(p) if !p.is_empty() => Some(format!("{:016x}", token(&p))),
+            _ => {
+                eprintln!("error Please pass in a password via the config file or environment variable ($PASSWORD or $HASHED_PASSWORD)");
+                return ExitCode::from(1);
+            }
+        },
+        other => {
+            eprintln!("error Unknown auth type {other}");
+            return ExitCode::from(1);
+        }
+    };
+    let session = Arc::new(session);
     if std::env::var("FAKE_CODE_SERVER_IGNORE_SIGTERM").is_ok_and(|v| v == "1") {
         let mut set = nix::sys::signal::SigSet::empty();
         set.add(nix::sys::signal::Signal::SIGTERM);
@@ -88,36 +152,136 @@ fn main() -> ExitCode {
     let heartbeat = Arc::new(AtomicU64::new(0));
     for stream in listener.incoming().flatten() {
         let heartbeat = Arc::clone(&heartbeat);
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(&stream);
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                return;
-            }
-            // Drain the headers.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-            let body = if path == "/healthz" {
-                let last = heartbeat.load(Ordering::Relaxed);
-                let alive = last != 0 && now_ms().saturating_sub(last) < HEARTBEAT_ALIVE_MS;
-                format!(
-                    "{{\"status\":\"{}\",\"lastHeartbeat\":{last}}}",
-                    if alive { "alive" } else { "expired" }
-                )
-            } else {
-                heartbeat.store(now_ms(), Ordering::Relaxed);
-                "fake code-server\n".to_string()
-            };
-            let mut out = &stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        });
+        let session = Arc::clone(&session);
+        std::thread::spawn(move || serve(&stream, &heartbeat, session.as_deref()));
     }
     ExitCode::SUCCESS
+}
+
+fn token(s: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(b"fake-code-server-session");
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| char::from(c).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn serve(stream: &std::net::TcpStream, heartbeat: &AtomicU64, session: Option<&str>) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut cookie_ok = session.is_none();
+    let mut length = 0usize;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        let (name, value) = line.split_once(':').unwrap_or((line.as_str(), ""));
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        if name == "content-length" {
+            length = value.parse().unwrap_or(0).min(64 * 1024);
+        }
+        if name == "cookie" {
+            if let Some(s) = session {
+                cookie_ok |= value
+                    .split(';')
+                    .filter_map(|c| c.trim().split_once('='))
+                    .any(|(k, v)| k == "code-server-session" && v == s);
+            }
+        }
+        line.clear();
+    }
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let target = words.next().unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/").to_string();
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        body.clear();
+    }
+    let (status, headers, text) = if path == "/healthz" {
+        let last = heartbeat.load(Ordering::Relaxed);
+        let alive = last != 0 && now_ms().saturating_sub(last) < HEARTBEAT_ALIVE_MS;
+        (
+            "200 OK",
+            String::new(),
+            format!(
+                "{{\"status\":\"{}\",\"lastHeartbeat\":{last}}}",
+                if alive { "alive" } else { "expired" }
+            ),
+        )
+    } else {
+        heartbeat.store(now_ms(), Ordering::Relaxed);
+        if path == "/login" || path == "/login/" {
+            let form = String::from_utf8_lossy(&body).into_owned();
+            let given = form
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "password")
+                .map(|(_, v)| url_decode(v));
+            match (method.as_str(), session, given) {
+                (_, None, _) => ("302 Found", "Location: ./\r\n".to_string(), String::new()),
+                ("POST", Some(s), Some(p)) if format!("{:016x}", token(&p)) == s => (
+                    "302 Found",
+                    format!(
+                        "Set-Cookie: code-server-session={s}; Path=/; HttpOnly; SameSite=Lax\r\nLocation: ./\r\n"
+                    ),
+                    String::new(),
+                ),
+                ("POST", _, _) => (
+                    "200 OK",
+                    String::new(),
+                    "login page: Incorrect password\n".to_string(),
+                ),
+                _ => (
+                    "200 OK",
+                    String::new(),
+                    "login page: check the config file for the password\n".to_string(),
+                ),
+            }
+        } else if cookie_ok {
+            ("200 OK", String::new(), "fake code-server\n".to_string())
+        } else if path == "/" {
+            (
+                "302 Found",
+                "Location: ./login\r\n".to_string(),
+                String::new(),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                String::new(),
+                "Unauthorized\n".to_string(),
+            )
+        }
+    };
+    let mut out = stream;
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
 }

@@ -14,7 +14,7 @@ use jiff::SignedDuration;
 
 use super::{Progress, Service, LABEL_MANAGED, LABEL_NAME, LABEL_OWNER};
 use crate::clock::Clock;
-use crate::engine::{Engine, EngineError};
+use crate::engine::Engine;
 use crate::lifecycle::{self, ActionKind, Next};
 use crate::secrets::SecretSource;
 use crate::state::KeptVolumeState;
@@ -30,6 +30,8 @@ pub(crate) struct Kept {
     pub name: String,
     pub volume: String,
     pub owner: String,
+    /// The owner's uid when the volume was made (its `devbox.owner-uid` label).
+    pub owner_uid: Option<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -58,6 +60,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 let busy = containers.contains(&name) || state.containers.contains_key(&name);
                 (!busy).then(|| Kept {
                     owner: labels.get(LABEL_OWNER).cloned().unwrap_or_default(),
+                    owner_uid: labels.get(super::LABEL_OWNER_UID).cloned(),
                     name,
                     volume,
                 })
@@ -249,7 +252,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         else {
             return Ok(None);
         };
-        if !caller.may_manage(&k.owner) {
+        // Ownership is the name AND the uid (docs/architecture.md), as for containers.
+        let owned = k.owner == caller.user && k.owner_uid == Some(caller.uid.to_string());
+        if !caller.is_admin && !owned {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!("the kept volume of {name:?} belongs to another user; you may only manage your own (admins may manage all)"),
@@ -286,26 +291,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }))
     }
 
-    /// Removes a kept volume (re-checked: still ours, still without a container) and its state.
+    /// Removes a kept volume (re-checked by exact name and labels: still this name's home volume
+    /// of this owner) and its state.
     async fn remove_kept(&self, k: &Kept) -> Result<(), ApiError> {
-        let labels = self
-            .engine
-            .volume_labels(&k.volume)
-            .await
-            .map_err(super::engine_err)?;
-        let still = labels.is_some_and(|l| {
-            self.base_labels()
-                .iter()
-                .all(|(key, v)| l.get(key) == Some(v))
-                && l.get(LABEL_OWNER) == Some(&k.owner)
-                && l.get(LABEL_NAME) == Some(&k.name)
-        });
-        if still {
-            match self.engine.remove_volume(&k.volume).await {
-                Ok(()) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(super::engine_err(e)),
-            }
-        }
+        self.remove_home_volume(&k.name, &k.owner).await?;
         self.update_whole_state(|s| {
             s.kept_volumes.remove(&k.name);
         })?;

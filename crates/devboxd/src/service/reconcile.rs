@@ -7,6 +7,7 @@ use devbox_api::{
     ApiError, DesiredState, ErrorCode, LifecyclePlan, Notice, NoticeKind, PendingCleanupInfo,
     PlanItem, PlannedAction, PlannedNotice,
 };
+use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -20,6 +21,8 @@ use crate::users::Caller;
 
 /// How long a notice about something done (stopped, destroyed) stays visible.
 const DONE_NOTICE_DAYS: i64 = 7;
+/// Containers a reconcile pass works on at once (restarts, lifecycle rules).
+const RECONCILE_PARALLELISM: usize = 4;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Internal, e.to_string())
@@ -116,14 +119,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             // A container of that name may exist again (re-created): its device is not stale.
             let lock = self.container_lock(&name);
             let _g = lock.lock().await;
-            if self
-                .engine
-                .inspect(&name)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|c| c.name == name)
-            {
+            if self.engine.find(&name).await.ok().flatten().is_some() {
                 self.clear_cleanup(&name)?;
                 continue;
             }
@@ -353,7 +349,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .ours()
             .await?
             .iter()
-            .filter(|c| all || c.labels.get(LABEL_OWNER) == Some(&caller.user))
+            .filter(|c| all || self.owned_by(c, caller))
             .map(|c| self.plan_item(c, state.containers.get(&c.name)))
             .collect();
         containers.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
@@ -400,14 +396,31 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     /// is running back up with a freshly fetched key, then apply the lifecycle rules. Idempotent.
     pub async fn reconcile_at_start(&self) -> Result<(), ApiError> {
         let started = std::time::Instant::now();
+        // Before anything starts: the rules are gone after a host reboot.
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "reconcile: network isolation rules");
+        }
         {
             let _guard = self.lock.lock().await;
             let state = self.state.load().map_err(internal)?;
             for (name, entry) in &state.containers {
                 if let Some(p) = &entry.pending_create {
+                    let lock = self.container_lock(name);
+                    let _g = lock.lock().await;
                     tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
-                    self.undo_create(name, &super::volume_name(name), p.created_volume)
-                        .await;
+                    // Only what that create made: the managed container of exactly that name
+                    // and owner, and (if the create made it) the volume with its labels.
+                    let made = self
+                        .resolve(name)
+                        .await?
+                        .filter(|c| c.labels.get(LABEL_OWNER) == Some(&entry.owner));
+                    self.undo_create(
+                        name,
+                        &entry.owner,
+                        made.as_ref().map(|c| &c.id),
+                        p.created_volume,
+                    )
+                    .await;
                     // It may have joined the tailnet before the crash.
                     if let Err(e) = self.delete_tailnet_devices(name, &entry.owner).await {
                         tracing::warn!(container = %name, error = %e, "undo-create: tailnet cleanup failed");
@@ -434,12 +447,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         // Unfinished destroys (the container may already be gone).
         let state = self.state.load().map_err(internal)?;
         for (name, entry) in &state.containers {
-            if let Some(keep_volume) = entry.destroying {
+            if entry.destroying.is_some() {
                 let lock = self.container_lock(name);
                 let _g = lock.lock().await;
+                // Re-read under the lock: the destroy this snapshot saw may have finished while
+                // we waited (and the name may now be another container's, or nobody's).
+                let now = self.state.load().map_err(internal)?;
+                let Some(keep_volume) = now
+                    .containers
+                    .get(name)
+                    .filter(|e| e.owner == entry.owner)
+                    .and_then(|e| e.destroying)
+                else {
+                    continue;
+                };
                 tracing::warn!(container = %name, "reconcile: finishing a destroy the daemon did not finish");
                 let r = self
-                    .finish_destroy(name, &entry.owner, keep_volume, &quiet)
+                    .finish_destroy(name, &entry.owner, keep_volume, None, &quiet)
                     .await
                     .map(|_| ());
                 self.audit_system("finish-destroy", name, &r);
@@ -470,12 +494,31 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 }
             })?;
         }
+        // Containers whose owner is no longer who users.nix says: stopped, never restarted.
+        let mut orphans_stopped = false;
+        for c in existing
+            .iter()
+            .filter(|c| self.orphaned(&c.labels).is_some())
+        {
+            match self.stop_orphan(&c.name).await {
+                Ok(acted) => orphans_stopped |= acted,
+                Err(e) => {
+                    tracing::error!(container = %c.name, error = %e, "reconcile: cannot stop an orphaned container")
+                }
+            }
+        }
+        let state = if orphans_stopped {
+            self.state.load().map_err(internal)?
+        } else {
+            state
+        };
         // Restarts first (reboot recovery is the urgent part), a few at a time.
         if restart {
             let to_start: Vec<&ContainerRecord> = existing
                 .iter()
                 .filter(|c| {
                     !c.running()
+                        && self.orphaned(&c.labels).is_none()
                         && state.containers.get(&c.name).is_some_and(|e| {
                             e.desired == DesiredState::Running
                                 && e.pending_create.is_none()
@@ -483,22 +526,70 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         })
                 })
                 .collect();
-            for chunk in to_start.chunks(4) {
-                let starts = chunk.iter().map(|c| self.restart_one(&c.name));
-                futures_util::future::join_all(starts).await;
-            }
+            // Always RECONCILE_PARALLELISM in flight (not in chunks, which wait for their slowest).
+            futures_util::stream::iter(to_start)
+                .for_each_concurrent(RECONCILE_PARALLELISM, |c| self.restart_one(&c.name))
+                .await;
         }
-        for c in &existing {
-            if let Err(e) = self.apply_rules(c).await {
-                tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
-            }
-        }
+        // Each container's rules run under its own lock; most of the time goes to one exec of
+        // the entrypoint's status (activity), so a few run at once: the pass grew by ~100 ms per
+        // container when they ran one by one (scale benchmark, 5 s at 50 containers).
+        futures_util::stream::iter(&existing)
+            .for_each_concurrent(RECONCILE_PARALLELISM, |c| async move {
+                if let Err(e) = self.apply_rules(c).await {
+                    tracing::error!(container = %c.name, error = %e, "reconcile: lifecycle step failed");
+                }
+            })
+            .await;
+        self.sweep_networks().await;
         if let Err(e) = self.apply_kept_rules().await {
             tracing::error!(error = %e, "reconcile: kept-volume step failed");
         }
         self.retry_cleanups().await?;
         self.expire_notices()?;
         Ok(())
+    }
+
+    /// Removes this instance's networks whose container is gone and no operation is under way
+    /// on (a crash between the steps of a create or destroy), then refreshes the rules.
+    async fn sweep_networks(&self) {
+        if self.settings.firewall.is_none() {
+            return;
+        }
+        // Networks first, then state and containers: a create journals its state entry before
+        // it makes the network, so a network listed here whose container is missing either has
+        // a state entry (in progress) or is an orphan.
+        let networks = match self
+            .engine
+            .list_networks_by_labels(&self.base_labels())
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconcile: cannot list networks");
+                return;
+            }
+        };
+        let (Ok(state), Ok(existing)) = (self.state.load(), self.ours().await) else {
+            return;
+        };
+        for n in networks {
+            let Some(container) = n.labels.get(super::LABEL_NAME) else {
+                continue;
+            };
+            if existing.iter().any(|c| &c.name == container)
+                || state.containers.contains_key(container)
+            {
+                continue;
+            }
+            let lock = self.container_lock(container);
+            let _g = lock.lock().await;
+            tracing::info!(network = %n.name, "reconcile: removing the network of a container that no longer exists");
+            self.remove_network_of(container).await;
+        }
+        if let Err(e) = self.refresh_firewall().await {
+            tracing::error!(error = %e, "reconcile: network isolation rules");
+        }
     }
 
     async fn restart_one(&self, name: &str) {
@@ -524,19 +615,60 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.audit_system("reconcile-start", name, &r);
     }
 
+    /// Stops a container whose owner is no longer who users.nix says (see `orphaned`) and
+    /// records it as desired stopped, under its lock, re-checked there. Returns whether it acted
+    /// (it was running or desired running); that is audited with the reason.
+    async fn stop_orphan(&self, name: &str) -> Result<bool, ApiError> {
+        let lock = self.container_lock(name);
+        let _g = lock.lock().await;
+        let Some(c) = self.resolve(name).await? else {
+            return Ok(false);
+        };
+        let Some(why) = self.orphaned(&c.labels) else {
+            return Ok(false);
+        };
+        let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let now = self.clock.now();
+        let state = self.state.load().map_err(internal)?;
+        let desired_running = state
+            .containers
+            .get(name)
+            .is_none_or(|e| e.desired == DesiredState::Running);
+        if !c.running() && !desired_running {
+            return Ok(false);
+        }
+        if c.running() {
+            // Logging out removes its (ephemeral) tailnet node; no key is involved.
+            self.logout(&c.id, name).await;
+            self.engine
+                .stop(&c.id, super::STOP_TIMEOUT_SECS)
+                .await
+                .map_err(super::engine_err)?;
+        }
+        self.update_state(name, |s| {
+            let e = s
+                .entry(name.to_string())
+                .or_insert_with(|| adopted(&c, &owner, now));
+            e.desired = DesiredState::Stopped;
+            e.stopped_since.get_or_insert(now);
+        })?;
+        tracing::warn!(
+            target: "devbox::audit",
+            uid = 0, user = "devboxd", action = "orphan-stop", container = name,
+            owner = %owner, id = %c.id, result = "ok", reason = %why,
+            "audit"
+        );
+        Ok(true)
+    }
+
     /// Finishes an interrupted stop, refreshes activity, sends due warnings, and applies idle
     /// auto-stop / auto-destroy to one container.
     async fn apply_rules(&self, listed: &ContainerRecord) -> Result<(), ApiError> {
         let name = listed.name.as_str();
         let lock = self.container_lock(name);
         let _g = lock.lock().await;
-        let Some(c) = self
-            .engine
-            .inspect(name)
-            .await
-            .map_err(super::engine_err)?
-            .filter(|c| self.is_ours(c) && c.name == name)
-        else {
+        // Re-read under the lock; the same container as listed, or nothing to do.
+        let Some(c) = self.resolve(name).await?.filter(|c| c.id == listed.id) else {
             return Ok(());
         };
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
@@ -557,15 +689,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         };
         if entry.desired == DesiredState::Stopped && c.running() {
             tracing::warn!(container = name, "reconcile: finishing a stop");
-            self.logout(name).await;
+            self.logout(&c.id, name).await;
             self.engine
-                .stop(name, super::STOP_TIMEOUT_SECS)
+                .stop(&c.id, super::STOP_TIMEOUT_SECS)
                 .await
                 .map_err(super::engine_err)?;
         }
         let mut entry = entry;
         if c.running() && entry.desired == DesiredState::Running {
-            if let Ok(st) = self.entrypoint_status(name).await {
+            if let Ok(st) = self.entrypoint_status(&c.id).await {
                 let seen: Option<Timestamp> =
                     st.last_activity.as_deref().and_then(|a| a.parse().ok());
                 if let Some(seen) = seen.filter(|t| Some(*t) > entry.last_activity) {
@@ -588,7 +720,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             match next.kind {
                 ActionKind::Stop => {
                     tracing::info!(container = name, "idle auto-stop");
-                    let r = self.stop_locked(&system, name, &quiet).await;
+                    let r = self.stop_locked(&system, name, &quiet).await.map(|_| ());
                     self.audit_system("auto-stop", name, &r);
                     r?;
                     self.notify(Notice {

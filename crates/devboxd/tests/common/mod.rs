@@ -639,6 +639,22 @@ impl Drop for World {
                 .args(["120", "podman", "volume", "rm", "-f", &v])
                 .output();
         }
+        // The containers' own networks and this instance's isolation rules.
+        let networks = Command::new("timeout")
+            .args(["120", "podman", "network", "ls", "-q", "--filter"])
+            .arg(format!("label=devbox.instance={}", self.instance))
+            .output();
+        if let Ok(out) = networks {
+            for n in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("timeout")
+                    .args(["120", "podman", "network", "rm", "-f", n])
+                    .output();
+            }
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet"])
+            .arg(devboxd::firewall::table_name(&self.instance))
+            .output();
     }
 }
 

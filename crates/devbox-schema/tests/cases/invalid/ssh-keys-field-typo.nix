@@ -1,5 +1,5 @@
 # expect: unknown-field /users/bob/sshkeys
-# expect: missing-field /users/bob/sshKeys
+# expect: ssh-keys-empty /users/bob/sshKeys
 let
   t = (import ../lib.nix);
 in

@@ -1,0 +1,2 @@
+# expect: wrong-type /containers/adminsReachAll
+(import ../lib.nix).withContainers { adminsReachAll = "yes"; }

@@ -1,0 +1,2 @@
+# expect: email-duplicate /users/bob/email
+(import ../lib.nix).withUser "bob" { email = "Alice@Example.org"; }
