@@ -395,7 +395,14 @@ fn print_status(s: &ContainerStatus) {
             out!(
                 "  phase:     {}{}",
                 e.phase,
-                if e.ready { "" } else { " (not ready)" }
+                if e.ready {
+                    String::new()
+                } else {
+                    format!(
+                        " (not ready; follow it with `devbox-ctl logs -f {}`)",
+                        c.name
+                    )
+                }
             );
             let ts = &e.tailscale;
             out!(

@@ -84,7 +84,7 @@ impl Default for Settings {
         Self {
             image: "localhost/devbox-devcontainer:latest".into(),
             instance: "default".into(),
-            ready_timeout: Duration::from_secs(60),
+            ready_timeout: Duration::from_secs(180),
             userns: true,
             notice_hours_before_stop: vec![24],
             notice_hours_before_destroy: vec![72, 24],
@@ -135,6 +135,46 @@ fn secret_err(e: SecretError) -> ApiError {
 
 fn bad(e: devbox_api::validate::InvalidInput) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, e.to_string())
+}
+
+/// `devbox-entrypoint deliver-key`'s exit code for "key delivered, no login result yet".
+const DELIVERED_LOGIN_PENDING: i64 = 4;
+
+/// The outcome of waiting for a container to get ready.
+enum Ready {
+    Yes(EntrypointStatus),
+    /// Timed out while the container runs: what is still pending, for the user.
+    NotYet(String),
+}
+
+/// What keeps a container from being ready, in words: the services not running yet, the
+/// tailnet login, Syncthing's device ID.
+fn pending_services(s: &EntrypointStatus) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if s.tailscale.state != "running" {
+        let mut t = format!("tailnet login ({})", s.tailscale.state);
+        if let Some(e) = &s.tailscale.error {
+            t.push_str(&format!(": {e}"));
+        }
+        parts.push(t);
+    }
+    for svc in &s.services {
+        if svc.state != "running" && svc.state != "disabled" {
+            let mut t = format!("{} ({})", svc.name, svc.state);
+            if let Some(e) = &svc.last_error {
+                t.push_str(&format!(", last error: {e}"));
+            }
+            parts.push(t);
+        }
+    }
+    if s.syncthing.enabled && s.syncthing.device_id.is_none() {
+        parts.push("Syncthing device ID".into());
+    }
+    if parts.is_empty() {
+        format!("phase {}", s.phase)
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Replaces every occurrence of the secret in text that came back from the container.
@@ -433,6 +473,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     stopped_since: None,
                     last_activity: None,
                     key_delivered_at: None,
+                    last_started: None,
                     notices_sent: vec![],
                     pending_create: Some(PendingCreate { created_volume }),
                     destroying: None,
@@ -501,7 +542,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         drop(admission);
         let made = async {
             let ready = match &key {
-                Some(key) => Some(self.bring_up(name, key, progress).await?),
+                Some(key) => self.bring_up(name, key, progress).await?,
                 None => None,
             };
             self.fault_point("create-started");
@@ -520,6 +561,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         stopped_since: (!req.start).then_some(now),
                         last_activity: Some(now),
                         key_delivered_at: req.start.then_some(now),
+                        last_started: req.start.then_some(now),
                         notices_sent: vec![],
                         pending_create: None,
                         destroying: None,
@@ -688,18 +730,41 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Starts the container, delivers the key and waits for the entrypoint to report ready.
+    /// `Ok(None)`: still starting when the ready timeout ran out (the container is kept running
+    /// and the caller was told what is pending and how to follow it).
     async fn bring_up(
         &self,
         name: &str,
         key: &SecretString,
         progress: &dyn Progress,
-    ) -> Result<EntrypointStatus, ApiError> {
+    ) -> Result<Option<EntrypointStatus>, ApiError> {
         progress.step(&format!("Starting {name}"));
         self.engine.start(name).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
         self.deliver_key(name, key, false).await?;
         progress.step("Waiting for the container to join the tailnet and start its services");
-        self.wait_ready(name).await
+        self.wait_ready_or_tell(name, progress).await
+    }
+
+    /// Waits for ready; when the timeout runs out first, says what is still pending and how to
+    /// follow it, and answers `None`: a slow first start (a Tailscale login over a slow link,
+    /// code-server's first start on a loaded host) is not a failure to roll back.
+    async fn wait_ready_or_tell(
+        &self,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<Option<EntrypointStatus>, ApiError> {
+        match self.wait_ready(name).await? {
+            Ready::Yes(s) => Ok(Some(s)),
+            Ready::NotYet(pending) => {
+                tracing::warn!(container = name, pending = %pending, "not ready within the ready timeout; kept running");
+                progress.step(&format!(
+                    "{name} is not ready after {}s and keeps starting in the background (still pending: {pending}). Follow it with `devbox-ctl logs -f {name}`; `devbox-ctl status {name}` shows the phase",
+                    self.settings.ready_timeout.as_secs()
+                ));
+                Ok(None)
+            }
+        }
     }
 
     async fn deliver_key(
@@ -709,7 +774,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         reauth: bool,
     ) -> Result<(), ApiError> {
         // The entrypoint waits for the login result; it must answer before our exec timeout (30 s).
-        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", "20"];
+        // No longer than the ready timeout: a slow login is then followed by wait_ready.
+        let wait = self
+            .settings
+            .ready_timeout
+            .as_secs()
+            .clamp(1, 20)
+            .to_string();
+        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", wait.as_str()];
         if reauth {
             cmd.push("--reauth");
         }
@@ -726,7 +798,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 )
                 .await;
             match out {
-                Ok(o) if o.exit_code == 0 => return Ok(()),
+                // 4: delivered, the login has no result yet (a slow control plane): not an
+                // error; readiness is waited for next.
+                Ok(o) if o.exit_code == 0 || o.exit_code == DELIVERED_LOGIN_PENDING => {
+                    return Ok(())
+                }
                 Ok(o) => {
                     return Err(ApiError::new(
                         ErrorCode::Unavailable,
@@ -769,20 +845,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Polls until the entrypoint reports ready; returns that status (create/start answer with
-    /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench).
-    async fn wait_ready(&self, name: &str) -> Result<EntrypointStatus, ApiError> {
+    /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench), or what is
+    /// still pending when the ready timeout runs out. An error only when the container stopped.
+    async fn wait_ready(&self, name: &str) -> Result<Ready, ApiError> {
         let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
         // The entrypoint is usually ready 100-300 ms after the key: look again soon, then every
         // 400 ms (few exec sessions). A flat 400 ms added ~150 ms to every start (devbox-bench).
         let mut pause = Duration::from_millis(100);
         let mut last;
+        let mut pending = "the entrypoint's first status report".to_string();
         loop {
             match self.entrypoint_status(name).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
-                    return Ok(s)
+                    return Ok(Ready::Yes(s))
                 }
                 Ok(s) => {
+                    pending = pending_services(&s);
                     last = format!("phase {:?}", s.phase);
                     if s.ready {
                         last.push_str(", Syncthing device ID not known yet");
@@ -813,13 +892,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 _ => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!(
-                        "the container did not become ready within {}s; last status: {last}. If Tailscale refused the key, check the key is reusable, ephemeral and tagged with the user's tags",
-                        self.settings.ready_timeout.as_secs()
-                    ),
-                ));
+                tracing::debug!(container = name, last = %last, "ready timeout");
+                return Ok(Ready::NotYet(pending));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(400));
@@ -921,7 +995,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
             match self.bring_up(name, &key, progress).await {
-                Ok(status) => ready = Some(status),
+                Ok(status) => ready = status,
                 Err(e) => {
                     // Leave it as it was: stopped.
                     let _ = self.engine.stop(name, STOP_TIMEOUT_SECS).await;
@@ -941,6 +1015,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -948,8 +1023,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             e.desired = DesiredState::Running;
             e.stopped_since = None;
             e.key_delivered_at = Some(now);
+            // Every start (owner, admin, reconciler) restarts the idle clock; only the owner's
+            // also counts as their activity.
+            e.last_started = Some(now);
             if by_owner {
-                // The owner starting it is activity: the idle clock starts again.
                 e.last_activity = Some(now);
             }
         })?;
@@ -1036,6 +1113,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1102,6 +1180,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: Some(now),
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1203,7 +1282,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.deliver_key(name, &key, now).await?;
             if now {
                 progress.step("Waiting for the container to re-authenticate");
-                self.wait_ready(name).await?;
+                self.wait_ready_or_tell(name, progress).await?;
             }
             let t = self.clock.now();
             self.update_state(name, |s| {

@@ -32,6 +32,10 @@ pub struct ContainerState {
     pub last_activity: Option<Timestamp>,
     #[serde(default)]
     pub key_delivered_at: Option<Timestamp>,
+    /// The last start by anyone (owner, admin, reconciler): the idle clock never runs from
+    /// before it, so a container is never stopped for idleness right after it was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_started: Option<Timestamp>,
     /// Lifecycle notices already sent (for the next issue's auto-stop/destroy rules).
     #[serde(default)]
     pub notices_sent: Vec<String>,
@@ -170,6 +174,7 @@ mod tests {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,

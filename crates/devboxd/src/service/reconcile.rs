@@ -641,6 +641,7 @@ fn adopted(c: &ContainerRecord, owner: &str, now: Timestamp) -> ContainerState {
         stopped_since: (!c.running()).then_some(now),
         last_activity: Some(now),
         key_delivered_at: None,
+        last_started: None,
         notices_sent: vec![],
         pending_create: None,
         destroying: None,
