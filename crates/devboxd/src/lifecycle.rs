@@ -173,6 +173,7 @@ mod tests {
             last_activity: None,
             key_delivered_at: None,
             last_started: None,
+            key_source: Default::default(),
             notices_sent: vec![],
             pending_create: None,
             destroying: None,

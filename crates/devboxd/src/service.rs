@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use devbox_api::validate::{parse_memory, validate_cpu, validate_name};
 use devbox_api::{
-    ApiError, ConnectInfo, ContainerInfo, ContainerStatus, CreateRequest, DesiredState,
+    ApiError, AuthKey, ConnectInfo, ContainerInfo, ContainerStatus, CreateRequest, DesiredState,
     DestroyResult, DoctorCheck, DoctorReport, EntrypointStatus, ErrorCode,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use crate::clock::Clock;
 use crate::engine::{ByteStream, ContainerRecord, ContainerSpec, Engine, EngineError};
 use crate::secrets::{SecretError, SecretSource};
-use crate::state::{ContainerState, PendingCreate, StateStore};
+use crate::state::{ContainerState, KeySource, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
 
 mod reconcile;
@@ -137,6 +137,14 @@ fn bad(e: devbox_api::validate::InvalidInput) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, e.to_string())
 }
 
+/// A start needs the key the user supplied, and devboxd no longer holds it (it restarted).
+fn key_not_held(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        format!("{name} uses a Tailscale auth key you supplied, and devboxd no longer holds it (such keys are kept in memory only, and devboxd restarted since); supply it again with `devbox-ctl start {name} --auth-key-stdin`, or go back to your 1Password key with `devbox-ctl rotate-key {name}` and then `devbox-ctl start {name}`"),
+    )
+}
+
 /// `devbox-entrypoint deliver-key`'s exit code for "key delivered, no login result yet".
 const DELIVERED_LOGIN_PENDING: i64 = 4;
 
@@ -207,6 +215,9 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     reconcile_lock: Mutex<()>,
     /// The Tailscale API (device cleanup) and the webhook client.
     tailnet: crate::tailnet::TailscaleApi,
+    /// Auth keys users supplied (`--auth-key-stdin`), per container: held in memory only (never
+    /// written to disk), so restarts of the container while the daemon runs can use them.
+    held_keys: std::sync::Mutex<HashMap<String, SecretString>>,
 }
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
@@ -231,6 +242,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             per_container: std::sync::Mutex::new(HashMap::new()),
             state_lock: std::sync::Mutex::new(()),
             reconcile_lock: Mutex::new(()),
+            held_keys: std::sync::Mutex::new(HashMap::new()),
             tailnet: crate::tailnet::TailscaleApi {
                 http: crate::tailnet::Http::new(),
                 base: settings_api_url,
@@ -375,6 +387,75 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         })
     }
 
+    // ---------------------------------------------------------------- keys
+
+    fn held_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, SecretString>> {
+        self.held_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn hold_key(&self, name: &str, key: &SecretString) {
+        self.held_keys().insert(name.to_string(), key.clone());
+    }
+
+    pub(crate) fn held_key(&self, name: &str) -> Option<SecretString> {
+        self.held_keys().get(name).cloned()
+    }
+
+    pub(crate) fn forget_key(&self, name: &str) {
+        self.held_keys().remove(name);
+    }
+
+    pub(crate) fn key_source(&self, name: &str) -> KeySource {
+        self.state
+            .load()
+            .ok()
+            .and_then(|s| s.containers.get(name).map(|e| e.key_source))
+            .unwrap_or_default()
+    }
+
+    /// Reads `owner`'s key from 1Password.
+    async fn key_from_1password(
+        &self,
+        owner: &str,
+        progress: &dyn Progress,
+    ) -> Result<SecretString, ApiError> {
+        let reference = self.users.op_reference(owner).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "this orchestrator has no 1Password vault (users.nix `containers.opVault` is null); supply your Tailscale auth key with `--auth-key-stdin`",
+            )
+        })?;
+        progress.step("Fetching the Tailscale auth key from 1Password");
+        self.secrets.read(&reference).await.map_err(secret_err)
+    }
+
+    /// The key a start of `name` uses: the one supplied with the request, else the one the user
+    /// supplied earlier (while devboxd still holds it), else 1Password's.
+    async fn start_key(
+        &self,
+        name: &str,
+        owner: &str,
+        supplied: Option<&AuthKey>,
+        progress: &dyn Progress,
+    ) -> Result<(SecretString, KeySource), ApiError> {
+        if let Some(k) = supplied {
+            progress.step("Using the Tailscale auth key you supplied");
+            return Ok((k.secret().clone(), KeySource::User));
+        }
+        if self.key_source(name) == KeySource::User {
+            return self
+                .held_key(name)
+                .map(|k| (k, KeySource::User))
+                .ok_or_else(|| key_not_held(name));
+        }
+        Ok((
+            self.key_from_1password(owner, progress).await?,
+            KeySource::OnePassword,
+        ))
+    }
+
     // ---------------------------------------------------------------- create
 
     pub async fn create(
@@ -413,16 +494,17 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         // 1Password round trip; the pass under the admission lock below is the authoritative one.
         self.admit(caller, req).await?;
         // Fetch the key before making anything, so a 1Password failure leaves nothing behind.
-        let key = if req.start {
-            progress.step("Fetching your Tailscale auth key from 1Password");
-            Some(
-                self.secrets
-                    .read(&self.users.op_reference(&caller.user))
-                    .await
-                    .map_err(secret_err)?,
-            )
-        } else {
-            None
+        // A key the user supplied is used instead of 1Password, also for later starts.
+        let (key, key_source) = match (&req.auth_key, req.start) {
+            (Some(k), _) => {
+                progress.step("Using the Tailscale auth key you supplied");
+                (Some(k.secret().clone()), KeySource::User)
+            }
+            (None, true) => (
+                Some(self.key_from_1password(&caller.user, progress).await?),
+                KeySource::OnePassword,
+            ),
+            (None, false) => (None, KeySource::OnePassword),
         };
 
         // Lock order: admission, then the container (other operations take only the latter).
@@ -474,6 +556,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     last_activity: None,
                     key_delivered_at: None,
                     last_started: None,
+                    key_source: Default::default(),
                     notices_sent: vec![],
                     pending_create: Some(PendingCreate { created_volume }),
                     destroying: None,
@@ -540,10 +623,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("create-container");
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
+        if let Some(k) = req.auth_key.as_ref() {
+            self.hold_key(name, k.secret());
+        }
         let made = async {
-            let ready = match &key {
-                Some(key) => self.bring_up(name, key, progress).await?,
-                None => None,
+            let ready = match (&key, req.start) {
+                (Some(key), true) => self.bring_up(name, key, progress).await?,
+                _ => None,
             };
             self.fault_point("create-started");
             let desired = if req.start {
@@ -562,6 +648,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         last_activity: Some(now),
                         key_delivered_at: req.start.then_some(now),
                         last_started: req.start.then_some(now),
+                        key_source,
                         notices_sent: vec![],
                         pending_create: None,
                         destroying: None,
@@ -577,6 +664,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 progress.step("Failed; removing what was made");
                 self.undo_create(name, &volume, created_volume).await;
                 self.forget(name);
+                self.forget_key(name);
                 return Err(e);
             }
         };
@@ -955,11 +1043,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         &self,
         caller: &Caller,
         name: &str,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
             let _container = self.lock_authorized(caller, name).await?;
-            self.start_locked(caller, name, progress).await
+            self.start_locked(caller, name, auth_key, progress).await
         }
         .await;
         self.audit(
@@ -977,18 +1066,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         &self,
         caller: &Caller,
         name: &str,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<Option<EntrypointStatus>, ApiError> {
         let c = self.authorize(caller, name).await?;
         let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
         let mut ready = None;
+        let mut source = self.key_source(name);
         if !c.running() {
-            progress.step("Fetching the Tailscale auth key from 1Password");
-            let key = self
-                .secrets
-                .read(&self.users.op_reference(&owner))
-                .await
-                .map_err(secret_err)?;
+            let (key, from) = self.start_key(name, &owner, auth_key, progress).await?;
+            source = from;
             // A node left behind by a container that died without logging out would make the
             // new one `NAME-1`: remove it first (when the Tailscale API is configured).
             if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
@@ -1004,6 +1091,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
         } else {
             progress.step(&format!("{name} is already running"));
+            if auth_key.is_some() {
+                progress.step(&format!("Keeping the key you supplied for the next start of {name} (`devbox-ctl rotate-key {name} --auth-key-stdin` delivers it now)"));
+            }
+        }
+        if let Some(k) = auth_key {
+            self.hold_key(name, k.secret());
+            source = KeySource::User;
         }
         let now = self.clock.now();
         let by_owner = caller.user == owner;
@@ -1016,6 +1110,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 last_activity: None,
                 key_delivered_at: None,
                 last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1026,6 +1121,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             // Every start (owner, admin, reconciler) restarts the idle clock; only the owner's
             // also counts as their activity.
             e.last_started = Some(now);
+            e.key_source = source;
             if by_owner {
                 e.last_activity = Some(now);
             }
@@ -1114,6 +1210,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 last_activity: None,
                 key_delivered_at: None,
                 last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1181,6 +1278,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 last_activity: None,
                 key_delivered_at: None,
                 last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1247,6 +1345,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.update_state(name, |s| {
             s.remove(name);
         })?;
+        self.forget_key(name);
         self.drop_warnings(name);
         Ok(DestroyResult {
             name: name.to_string(),
@@ -1260,36 +1359,65 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         caller: &Caller,
         name: &str,
         now: bool,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
             let _container = self.lock_authorized(caller, name).await?;
             let c = self.authorize(caller, name).await?;
             let owner = c.labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+            // Rotating without a key goes back to 1Password; with one, that key is used from now on.
+            let source = if auth_key.is_some() {
+                KeySource::User
+            } else {
+                KeySource::OnePassword
+            };
             if !c.running() {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    format!("{name} is not running; every start fetches the current key from 1Password, so `devbox-ctl start {name}` is all you need"),
-                ));
+                // Nothing to deliver: record where the next start takes its key from.
+                match (auth_key, self.key_source(name)) {
+                    (Some(k), _) => {
+                        progress.step(&format!("Keeping the key you supplied for the next start of {name}"));
+                        self.hold_key(name, k.secret());
+                    }
+                    (None, KeySource::User) => {
+                        progress.step(&format!("{name} uses your 1Password key again from its next start"));
+                        self.forget_key(name);
+                    }
+                    (None, KeySource::OnePassword) => {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            format!("{name} is not running; every start fetches the current key from 1Password, so `devbox-ctl start {name}` is all you need"),
+                        ));
+                    }
+                }
+                return self.update_state(name, |s| {
+                    if let Some(e) = s.get_mut(name) {
+                        e.key_source = source;
+                    }
+                });
             }
-            progress.step("Fetching the current Tailscale auth key from 1Password");
-            let key = self
-                .secrets
-                .read(&self.users.op_reference(&owner))
-                .await
-                .map_err(secret_err)?;
+            let key = match auth_key {
+                Some(k) => k.secret().clone(),
+                None => self.key_from_1password(&owner, progress).await?,
+            };
             progress.step("Delivering the new key into the container");
             self.deliver_key(name, &key, now).await?;
-            if now {
-                progress.step("Waiting for the container to re-authenticate");
-                self.wait_ready_or_tell(name, progress).await?;
+            match auth_key {
+                Some(k) => self.hold_key(name, k.secret()),
+                None => self.forget_key(name),
             }
             let t = self.clock.now();
             self.update_state(name, |s| {
                 if let Some(e) = s.get_mut(name) {
                     e.key_delivered_at = Some(t);
+                    e.key_source = source;
                 }
-            })
+            })?;
+            if now {
+                progress.step("Waiting for the container to re-authenticate");
+                self.wait_ready_or_tell(name, progress).await?;
+            }
+            Ok(())
         }
         .await;
         self.audit(caller, "rotate-key", name, &result);

@@ -66,6 +66,7 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
             syncthing: false,
             start: true,
             confirm_another: true,
+            auth_key: None,
         };
         let r = rt.block_on(client.operation(
             devbox_api::client::Method::POST,
@@ -76,6 +77,23 @@ fn invalid_names_cpu_memory_and_unknown_containers() {
         match r {
             Err(ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::BadRequest, "{name}: {e}"),
             other => panic!("{name}: {other:?}"),
+        }
+    }
+    // A malformed key in the body is refused by the daemon too, without echoing it.
+    for bad_key in ["", "two words", &"k".repeat(600)] {
+        let r = rt.block_on(client.operation(
+            devbox_api::client::Method::POST,
+            "/v1/containers",
+            Some(&serde_json::json!({"name": "ok-name", "authKey": bad_key})),
+            |_| {},
+        ));
+        match r {
+            Err(ClientError::Api(e)) => {
+                assert_eq!(e.code, ErrorCode::BadRequest, "{e}");
+                assert!(e.message.contains("auth key"), "{e}");
+                assert!(bad_key.is_empty() || !e.message.contains(bad_key), "{e}");
+            }
+            other => panic!("{other:?}"),
         }
     }
     // Unknown fields and non-JSON are refused.

@@ -168,7 +168,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 !(n.container == name
                     && matches!(
                         n.kind,
-                        NoticeKind::StopWarning | NoticeKind::DestroyWarning | NoticeKind::Stopped
+                        NoticeKind::StopWarning
+                            | NoticeKind::DestroyWarning
+                            | NoticeKind::Stopped
+                            | NoticeKind::KeyNeeded
                     ))
             });
         });
@@ -414,6 +417,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                                 NoticeKind::StopWarning
                                     | NoticeKind::DestroyWarning
                                     | NoticeKind::Stopped
+                                    | NoticeKind::KeyNeeded
                             ))
                     });
                 }
@@ -459,15 +463,54 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if desired != Some(DesiredState::Running) {
             return;
         }
+        if self.key_source(name) == crate::state::KeySource::User && self.held_key(name).is_none() {
+            self.park_for_key(name).await;
+            return;
+        }
         tracing::info!(container = %name, "reconcile: starting (desired running)");
         let r = self
-            .start_locked(&Caller::system(), name, &|_: &str| {})
+            .start_locked(&Caller::system(), name, None, &|_: &str| {})
             .await
             .map(|_| ());
         if let Err(e) = &r {
             tracing::error!(container = %name, error = %e, "reconcile: start failed");
         }
         self.audit_system("reconcile-start", name, &r);
+    }
+
+    /// A desired-running container whose key the user supplied, after devboxd restarted (the
+    /// key was held in memory only): it stays stopped (desired stopped, so the stopped clock
+    /// runs) and the owner is told how to start it again.
+    async fn park_for_key(&self, name: &str) {
+        let now = self.clock.now();
+        let mut owner = String::new();
+        let r = self.update_state(name, |s| {
+            if let Some(e) = s.get_mut(name) {
+                e.desired = DesiredState::Stopped;
+                e.stopped_since = Some(now);
+                owner = e.owner.clone();
+            }
+        });
+        tracing::warn!(container = %name, "reconcile: not started: its user-supplied key is not held (devboxd restarted)");
+        self.audit_system(
+            "reconcile-start",
+            name,
+            &r.clone().and(Err(super::key_not_held(name))),
+        );
+        if r.is_err() {
+            return;
+        }
+        let notice = Notice {
+            container: name.to_string(),
+            owner,
+            kind: NoticeKind::KeyNeeded,
+            message: format!("{name} was not started again after devboxd restarted: it uses a Tailscale auth key you supplied, which devboxd keeps in memory only. Start it with `devbox-ctl start {name} --auth-key-stdin`, or go back to your 1Password key with `devbox-ctl rotate-key {name}` and `devbox-ctl start {name}`"),
+            deadline: None,
+            created_at: now.to_string(),
+        };
+        if let Err(e) = self.notify(notice).await {
+            tracing::error!(container = %name, error = %e, "cannot record the key-needed notice");
+        }
     }
 
     /// Finishes an interrupted stop, refreshes activity, sends due warnings, and applies idle
@@ -613,8 +656,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         };
         let state = self.state.load().map_err(internal)?;
         let stale = |n: &Notice| {
-            matches!(n.kind, NoticeKind::Stopped | NoticeKind::Destroyed)
-                && n.created_at.parse::<Timestamp>().is_ok_and(|t| t < cutoff)
+            matches!(
+                n.kind,
+                NoticeKind::Stopped | NoticeKind::Destroyed | NoticeKind::KeyNeeded
+            ) && n.created_at.parse::<Timestamp>().is_ok_and(|t| t < cutoff)
         };
         if state.notices.iter().any(stale) {
             self.update_whole_state(|s| s.notices.retain(|n| !stale(n)))?;
@@ -642,6 +687,7 @@ fn adopted(c: &ContainerRecord, owner: &str, now: Timestamp) -> ContainerState {
         last_activity: Some(now),
         key_delivered_at: None,
         last_started: None,
+        key_source: Default::default(),
         notices_sent: vec![],
         pending_create: None,
         destroying: None,
