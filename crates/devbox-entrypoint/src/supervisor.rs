@@ -321,6 +321,18 @@ impl Supervisor {
                 chown(&dir, account).map_err(io_err(format!("chown {}", dir.display())))?;
             }
         }
+        // Not fatal: a container without an author is better than no container.
+        match crate::gitconfig::write(&cfg) {
+            Ok(()) if cfg.git_name.is_some() || cfg.git_email.is_some() => {
+                log_event!(
+                    "git",
+                    "identity written to {}",
+                    crate::gitconfig::path(&cfg.run_dir).display()
+                )
+            }
+            Ok(()) => {}
+            Err(e) => log_event!("git", "cannot write the git identity: {e}"),
+        }
         let zed = crate::zed::provision(&cfg, account.uid, account.gid);
         match (&zed.path, &zed.error) {
             (Some(p), _) => log_event!("zed", "remote server provisioned at {p}"),

@@ -387,6 +387,19 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         })
     }
 
+    /// The owner's git identity from users.nix, for the entrypoint to write into git's system
+    /// config (name = the full name, e-mail, GitHub login). Not secrets.
+    fn git_identity_env(&self, owner: &str) -> Vec<(String, String)> {
+        let Some(u) = self.users.file.users.get(owner) else {
+            return vec![];
+        };
+        vec![
+            ("DEVBOX_GIT_NAME".into(), u.description.clone()),
+            ("DEVBOX_GIT_EMAIL".into(), u.email.clone()),
+            ("DEVBOX_GIT_USER".into(), u.git_user.clone()),
+        ]
+    }
+
     // ---------------------------------------------------------------- keys
 
     fn held_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, SecretString>> {
@@ -598,7 +611,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     self.users.tags(&caller.user).join(","),
                 ),
                 ("DEVBOX_SYNCTHING".into(), req.syncthing.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(self.git_identity_env(&caller.user))
+            .collect(),
             labels,
             nano_cpus: (cpu * 1e9).round() as i64,
             memory_bytes: memory_i64,

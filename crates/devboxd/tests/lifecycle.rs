@@ -417,3 +417,49 @@ fn doctor_reports_all_good_and_completions_and_man_page_render() {
     let man = ok(w.ctl_as(w.user(0), &["man"]));
     assert!(man.contains(".TH") && man.contains("Exit codes"), "{man}");
 }
+
+/// The owner's users.nix identity configures git in their container: the entrypoint writes it
+/// (root's file on the tmpfs) from what devboxd passes, and the image's system gitconfig
+/// includes it; nothing on the shared volume.
+#[host_test]
+fn the_owners_git_identity_configures_git_in_the_container() {
+    let w = World::new(&[("a", false), ("m", true)], Options::default());
+    let a = w.user(0);
+    let name = w.name("git");
+    ok(w.ctl_as(a, &["create", &name]));
+    let exec = |args: &[&str]| {
+        let o = devbox_test_kit::host_program("podman")
+            .arg("exec")
+            .arg(&name)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", both(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let text = exec(&["cat", "/run/devbox/gitconfig"]);
+    assert_eq!(
+        exec(&["stat", "-c", "%u %a", "/run/devbox/gitconfig"]),
+        "0 644"
+    );
+    // Read back by real git.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gitconfig");
+    std::fs::write(&file, &text).unwrap();
+    let get = |key: &str| {
+        let o = devbox_test_kit::host_program("git")
+            .args(["config", "--file"])
+            .arg(&file)
+            .args(["--get", key])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{key}: {text}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(get("user.name"), "Test User 0");
+    assert_eq!(get("user.email"), format!("{}@example.org", a.name));
+    assert_eq!(get("github.user"), a.name);
+    // Nothing was put on the home volume for it.
+    let home = exec(&["ls", "-a", "/home/dev"]);
+    assert!(!home.contains(".gitconfig"), "{home}");
+}
