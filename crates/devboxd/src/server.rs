@@ -397,11 +397,11 @@ async fn doctor<E: Engine, S: SecretSource, C: Clock>(
     State(app): State<Shared<E, S, C>>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Response, Failure> {
-    caller(&app, peer)?;
+    let c = caller(&app, peer)?;
     let op = app.op.clone();
     let report = app
         .service
-        .doctor(async move {
+        .doctor(&c, async move {
             match op {
                 Some(op) => op.check().await,
                 None => Ok("(test source)".to_string()),

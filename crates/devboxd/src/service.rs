@@ -218,7 +218,12 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     /// Auth keys users supplied (`--auth-key-stdin`), per container: held in memory only (never
     /// written to disk), so restarts of the container while the daemon runs can use them.
     held_keys: std::sync::Mutex<HashMap<String, SecretString>>,
+    /// `doctor`'s 1Password checks per uid, reused for [`DOCTOR_OP_CACHE`].
+    doctor_cache: std::sync::Mutex<HashMap<u32, (std::time::Instant, Vec<DoctorCheck>)>>,
 }
+
+/// How long one caller's 1Password checks of `doctor` are reused.
+const DOCTOR_OP_CACHE: Duration = Duration::from_secs(60);
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     pub fn new(
@@ -243,6 +248,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             state_lock: std::sync::Mutex::new(()),
             reconcile_lock: Mutex::new(()),
             held_keys: std::sync::Mutex::new(HashMap::new()),
+            doctor_cache: std::sync::Mutex::new(HashMap::new()),
             tailnet: crate::tailnet::TailscaleApi {
                 http: crate::tailnet::Http::new(),
                 base: settings_api_url,
@@ -1478,7 +1484,73 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(self.engine.logs(name, follow, tail))
     }
 
-    pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
+    /// The 1Password checks of `doctor`: the token works (`op user get --me`), then the caller's
+    /// item exists and is readable (read and dropped: the value is never shown).
+    async fn doctor_1password<F>(&self, caller: &Caller, op_check: F) -> Vec<DoctorCheck>
+    where
+        F: std::future::Future<Output = Result<String, SecretError>> + Send,
+    {
+        let check = |name: &str, ok: bool, detail: String, fix: Option<String>| DoctorCheck {
+            name: name.into(),
+            ok,
+            detail,
+            fix,
+        };
+        let Some(vault) = self.users.file.containers.op_vault.clone() else {
+            return vec![check(
+                "1password",
+                true,
+                "not used: users.nix has no opVault; users supply their Tailscale keys with `--auth-key-stdin`".into(),
+                None,
+            )];
+        };
+        let token = match op_check.await {
+            Ok(detail) => check(
+                "1password",
+                true,
+                format!("{detail}; the service-account token works"),
+                None,
+            ),
+            Err(e) => {
+                let fix = match &e {
+                    SecretError::OpMissing { .. } => "install the 1Password CLI (`op` 2.18 or later, for service accounts) on the orchestrator, or set `opCommand` in the devboxd config".to_string(),
+                    SecretError::TokenRefused { .. } => format!("the token is wrong, expired or revoked: an admin creates a new service-account token in 1Password (Developer > Service Accounts) with read access to the vault {vault:?}, puts it in the credential file and restarts devboxd"),
+                    SecretError::OpTimeout { .. } => "1Password did not answer: check the orchestrator's network (DNS, proxy) and 1Password's status page".to_string(),
+                    _ => "an admin provides the service-account token: systemd `LoadCredential=op-service-account-token:PATH` for devboxd (the NixOS module's token file option), or `opTokenFile` in the devboxd config".to_string(),
+                };
+                return vec![check("1password", false, e.to_string(), Some(fix))];
+            }
+        };
+        let mut out = vec![token];
+        if !self.users.file.users.contains_key(&caller.user) {
+            return out;
+        }
+        let Some(reference) = self.users.op_reference(&caller.user) else {
+            return out;
+        };
+        out.push(match self.secrets.read(&reference).await {
+            Ok(_) => check(
+                "your-key",
+                true,
+                format!("{reference} exists and is readable (the value is not shown)"),
+                None,
+            ),
+            Err(e) => {
+                let fix = match &e {
+                    SecretError::Empty { .. } => "put your Tailscale auth key (reusable, ephemeral, tagged) into the item's password field".to_string(),
+                    _ => format!(
+                        "ask an admin to create the item `{}-tailscale-authkey` in the vault {vault:?} with a reusable, ephemeral auth key tagged {} in its password field, and to give the service account read access to that vault; or supply your own key: `devbox-ctl create NAME --auth-key-stdin`",
+                        caller.user,
+                        self.users.tags(&caller.user).join(",")
+                    ),
+                };
+                check("your-key", false, e.to_string(), Some(fix))
+            }
+        });
+        out
+    }
+
+    pub async fn doctor<F>(&self, caller: &Caller, op_check: F) -> DoctorReport
     where
         F: std::future::Future<Output = Result<String, SecretError>> + Send,
     {
@@ -1521,20 +1593,39 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 },
             });
         }
-        checks.push(match op_check.await {
-            Ok(v) => DoctorCheck {
-                name: "1password".into(),
-                ok: true,
-                detail: format!("`op` {v} runs and the service-account token file is readable"),
-                fix: None,
-            },
-            Err(e) => DoctorCheck {
-                name: "1password".into(),
-                ok: false,
-                detail: e.to_string(),
-                fix: Some("install the 1Password CLI and provide the token (opCommand / opTokenFile / LoadCredential)".into()),
-            },
-        });
+        // Each check calls the shared service account (rate limited by 1Password): a caller's
+        // answer is reused for a minute, so a loop of `doctor` cannot use up the limit.
+        let cached = self
+            .doctor_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&caller.uid)
+            .filter(|(at, _)| at.elapsed() < DOCTOR_OP_CACHE)
+            .map(|(at, c)| {
+                let ago = at.elapsed().as_secs();
+                c.iter()
+                    .cloned()
+                    .map(|mut c| {
+                        c.detail
+                            .push_str(&format!(" (checked {ago} s ago; again after a minute)"));
+                        c
+                    })
+                    .collect::<Vec<_>>()
+            });
+        let op_checks = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.doctor_1password(caller, op_check).await;
+                let mut cache = self
+                    .doctor_cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.retain(|_, (at, _)| at.elapsed() < DOCTOR_OP_CACHE);
+                cache.insert(caller.uid, (std::time::Instant::now(), c.clone()));
+                c
+            }
+        };
+        checks.extend(op_checks);
         checks.push(match self.state.load() {
             Ok(s) => DoctorCheck {
                 name: "state".into(),

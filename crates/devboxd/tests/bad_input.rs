@@ -368,3 +368,78 @@ fn a_daemon_killed_mid_create_undoes_it_at_the_next_start() {
         w.daemon_log()
     );
 }
+
+/// `doctor` proves the service-account token works and that the caller's item exists and is
+/// readable, never printing the key; each failure names its fix.
+#[host_test]
+fn doctor_proves_the_token_and_the_callers_item_and_names_each_fix() {
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
+    let store_path = w.dir.path().join("op-store.json");
+    let store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+
+    // All good: the token is accepted (as the service account) and the item read, not shown.
+    let out = ok(w.ctl_as(w.user(0), &["doctor"]));
+    assert!(
+        out.contains("ok   1password") && out.contains("SERVICE_ACCOUNT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   your-key")
+            && out.contains(&format!("{}-tailscale-authkey", w.user(0).name)),
+        "{out}"
+    );
+    assert!(!out.contains(w.key_of(&w.user(0).name)), "{out}");
+    let op_log = std::fs::read_to_string(&w.op_log).unwrap();
+    assert!(op_log.contains("\"--me\""), "{op_log}");
+    // root has no item of its own: only the token is checked.
+    let root = both(&w.ctl_root(&["doctor"]));
+    assert!(
+        root.contains("ok   1password") && !root.contains("your-key"),
+        "{root}"
+    );
+
+    // The caller's item is missing: the token still works; the fix says what to create.
+    let mut s = store.clone();
+    s["items"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.contains(&format!("/{}-tailscale-authkey/", w.user(1).name)));
+    std::fs::write(&store_path, s.to_string()).unwrap();
+    let o = w.ctl_as(w.user(1), &["doctor"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(8), "{}", both(&o));
+    assert!(out.contains("ok   1password"), "{out}");
+    assert!(
+        out.contains("FAIL your-key")
+            && out.contains("isn't an item")
+            && out.contains(&format!("`{}-tailscale-authkey`", w.user(1).name))
+            && out.contains("--auth-key-stdin"),
+        "{out}"
+    );
+
+    // A wrong (revoked, expired) token: found by doctor, not at the next create.
+    let mut s = store.clone();
+    s["token"] = "ops_SOMETHING_ELSE".into();
+    std::fs::write(&store_path, s.to_string()).unwrap();
+    let o = w.ctl_as(w.user(2), &["doctor"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(8), "{}", both(&o));
+    assert!(
+        out.contains("FAIL 1password")
+            && out.contains("invalid service account token")
+            && out.contains("new service-account token"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("your-key"),
+        "no item check without a working token: {out}"
+    );
+    let token =
+        std::fs::read_to_string(w.dir.path().join("creds/op-service-account-token")).unwrap();
+    assert!(!out.contains(token.trim()));
+    std::fs::write(&store_path, store.to_string()).unwrap();
+}
