@@ -407,6 +407,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .collect();
         if !gone.is_empty() {
             tracing::info!(?gone, "forgetting state of containers that no longer exist");
+            for n in &gone {
+                self.forget_key(n);
+            }
             self.update_whole_state(|s| {
                 for n in &gone {
                     s.containers.remove(n);
