@@ -108,7 +108,11 @@ let
       ${aliasLines}
       ${profile.shell.interactiveInit}
     '')
-    (pkgs.writeTextDir "etc/gitconfig" (pkgs.lib.generators.toGitINI profile.git))
+    # The owner's identity comes from users.nix through devboxd: the entrypoint writes it to
+    # /run/devbox/gitconfig at every start (git skips a missing include).
+    (pkgs.writeTextDir "etc/gitconfig" (
+      pkgs.lib.generators.toGitINI (profile.git // { include.path = "/run/devbox/gitconfig"; })
+    ))
     (pkgs.writeTextDir "etc/tmux.conf" profile.editor.tmuxConf)
     # Neovim reads $XDG_CONFIG_DIRS/nvim/sysinit.vim before the user's own init.
     (pkgs.writeTextDir "etc/xdg/nvim/sysinit.vim" ''

@@ -127,11 +127,12 @@ let
     else
       fail "`containers` must be an attribute set of limits (containers = { maxPerUser = 5; ... }), but it is ${kind given}";
 
+  # null: no 1Password on this orchestrator; users supply their keys (`--auth-key-stdin`).
   vault =
-    if isString containers.opVault then
+    if containers.opVault == null || isString containers.opVault then
       containers.opVault
     else
-      fail "containers.opVault must be a string (the name of the 1Password vault), but it is ${kind containers.opVault}";
+      fail "containers.opVault must be a string (the name of the 1Password vault) or null (no 1Password: users supply their Tailscale keys with --auth-key-stdin), but it is ${kind containers.opVault}";
 
   names = attrNames userSet;
 in
@@ -145,9 +146,12 @@ mapAttrs plain (removeAttrs top [
   derived = {
     allUsers = names;
     adminUsers = filter (n: (exportedUsers.${n}.isAdmin or false) == true) names;
-    perUser = mapAttrs (n: _: {
-      opReference = naming.opReference vault n;
-      tailscaleTags = naming.tailscaleTags n;
-    }) userSet;
+    perUser = mapAttrs (
+      n: _:
+      {
+        tailscaleTags = naming.tailscaleTags n;
+      }
+      // (if vault == null then { } else { opReference = naming.opReference vault n; })
+    ) userSet;
   };
 }

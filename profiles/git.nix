@@ -1,6 +1,8 @@
 # Git configuration shared by every environment, as a git-config attribute set
-# ({ section = { key = value; }; }). Identity (user.name/email) is per person and added by the
-# consumer (home-manager options, or the container's users.nix entry).
+# ({ section = { key = value; }; }). Identity (user.name/email) is per person: in dev containers
+# the entrypoint writes it from the owner's users.nix entry (/run/devbox/gitconfig, included by the
+# image's /etc/gitconfig); on workstations the home-manager module takes it from
+# `programs.devbox.user` (the same entry) or `programs.devbox.git.*`.
 {
   init.defaultBranch = "main";
   pull.rebase = true;

@@ -162,6 +162,26 @@ let
     programs.git = { };
     programs.zsh = { };
   };
+  # Given the users.nix entry, git gets the same identity as in the person's dev containers.
+  entryHome =
+    git:
+    (import ../../modules/home/devbox.nix {
+      config.programs.devbox = {
+        enable = true;
+        extraPackages = [ ];
+        user = {
+          uid = 1001;
+          description = "Alice Example";
+          email = "alice@example.org";
+          gitUser = "alice-gh";
+          sshKeys = [ ];
+        };
+        inherit git;
+        zsh.enable = false;
+      };
+      inherit lib pkgs;
+      options.programs.git.settings = { };
+    }).config.content.contents;
 
   # --- shared profile on NixOS ----------------------------------------------------------------
   nixosProfile =
@@ -315,6 +335,16 @@ builtins.all (x: x) [
   (check ((builtins.head newHome).home.packages == profile.packagesFor pkgs ++ [ (pkg "kubectl") ]) "home.packages is the shared tool list plus extras")
   (check ((builtins.elemAt newHome 1).programs.git.settings.user == { name = "Alice Example"; }) "git identity (null fields left out) in programs.git.settings")
   (check ((builtins.elemAt newHome 1).programs.git.settings.init.defaultBranch == "main") "the shared git config in programs.git.settings")
+  (check (
+    let
+      s = (builtins.elemAt (entryHome { userName = null; userEmail = null; }) 1).programs.git.settings;
+    in
+    s.user == { name = "Alice Example"; email = "alice@example.org"; } && s.github.user == "alice-gh"
+  ) "the users.nix entry sets git's identity (name, email, github.user)")
+  (check (
+    (builtins.elemAt (entryHome { userName = "A. E."; userEmail = null; }) 1).programs.git.settings.user
+    == { name = "A. E."; email = "alice@example.org"; }
+  ) "git.userName overrides the entry's description")
   (check ((builtins.elemAt oldHome 1) ? programs && (builtins.elemAt oldHome 1).programs.git ? extraConfig) "older home-manager: programs.git.extraConfig")
   (check ((builtins.elemAt (builtins.elemAt newHome 2).content.contents 1).programs.zsh.initContent == profile.shell.interactiveInit) "zsh init through initContent")
   (check ((builtins.elemAt (builtins.elemAt oldHome 2).content.contents 1).programs.zsh.initExtra == profile.shell.interactiveInit) "older home-manager: zsh initExtra")

@@ -88,7 +88,9 @@ builtins.all (x: x) [
   # The shared shell, git and editor configuration reaches the image's /etc.
   (check (builtins.all (a: contains "alias ${a}=" files."etc/bashrc") (builtins.attrNames profile.shell.aliases)) "every profile alias must be in /etc/bashrc")
   (check (builtins.all (a: contains "alias ${a}=" files."etc/zshrc") (builtins.attrNames profile.shell.aliases)) "every profile alias must be in /etc/zshrc")
-  (check (files."etc/gitconfig" == lib.generators.toGitINI profile.git) "/etc/gitconfig must be the profile's git config")
+  (check (
+    files."etc/gitconfig" == lib.generators.toGitINI (profile.git // { include.path = "/run/devbox/gitconfig"; })
+  ) "/etc/gitconfig must be the profile's git config plus the include of the owner's identity (/run/devbox/gitconfig)")
   (check (files."etc/tmux.conf" == profile.editor.tmuxConf) "/etc/tmux.conf must be the profile's")
   (check (contains "vim.opt.number = true" files."etc/xdg/nvim/sysinit.vim") "neovim's system init must carry the profile's init.lua")
   (check (contains "${pkgs.nix-direnv}/share/nix-direnv/direnvrc" files."etc/direnv/direnvrc") "direnvrc must load nix-direnv")

@@ -12,12 +12,17 @@ let
   cfg = config.programs.devbox;
   profile = import ../../profiles;
 
+  # The person's users.nix entry, if given: git gets the same identity as in their dev
+  # containers (name = description, email, github.user = gitUser). The explicit git.* options win.
+  entry = if (cfg.user or null) == null then { } else cfg.user;
+  orEntry = v: field: if v != null then v else entry.${field} or null;
   identity = lib.filterAttrs (_: v: v != null) {
-    name = cfg.git.userName;
-    email = cfg.git.userEmail;
+    name = orEntry cfg.git.userName "description";
+    email = orEntry cfg.git.userEmail "email";
   };
   gitSettings = lib.recursiveUpdate profile.git (
     lib.optionalAttrs (identity != { }) { user = identity; }
+    // lib.optionalAttrs (entry ? gitUser) { github.user = entry.gitUser; }
   );
 in
 {
@@ -29,6 +34,17 @@ in
       default = [ ];
       example = lib.literalExpression "[ pkgs.kubectl ]";
       description = "Packages installed next to the shared tool list.";
+    };
+
+    user = lib.mkOption {
+      type = lib.types.nullOr (lib.types.attrsOf lib.types.anything);
+      default = null;
+      example = lib.literalExpression "(import ./users.nix).users.alice";
+      description = ''
+        This person's entry of the team's users.nix. Sets git's identity as in their dev
+        containers: user.name from `description`, user.email from `email`, github.user from
+        `gitUser` (git.userName / git.userEmail override the first two).
+      '';
     };
 
     git = {

@@ -125,6 +125,67 @@ pub struct CreateRequest {
     /// The caller confirmed creating another container although they already have one.
     #[serde(default)]
     pub confirm_another: bool,
+    /// A Tailscale auth key the user supplied (`--auth-key-stdin`); used instead of 1Password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<AuthKey>,
+}
+
+/// A Tailscale auth key supplied by the user. It travels only in request bodies over the
+/// daemon's socket; `Debug` shows `[REDACTED]`, and the value is wiped from memory when dropped.
+#[derive(Clone)]
+pub struct AuthKey(pub secrecy::SecretString);
+
+impl AuthKey {
+    /// Checks the key's shape (see [`crate::validate::validate_auth_key`]).
+    pub fn new(key: &str) -> Result<Self, crate::validate::InvalidInput> {
+        crate::validate::validate_auth_key(key)?;
+        Ok(Self(secrecy::SecretString::from(key.to_string())))
+    }
+
+    pub fn secret(&self) -> &secrecy::SecretString {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthKey([REDACTED])")
+    }
+}
+
+impl PartialEq for AuthKey {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+
+impl Serialize for AuthKey {
+    /// The one place the key is written out: the request body to devboxd.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use secrecy::ExposeSecret;
+        s.serialize_str(self.0.expose_secret())
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = secrecy::SecretString::deserialize(d)?;
+        use secrecy::ExposeSecret;
+        // The error names the rule, never the value.
+        crate::validate::validate_auth_key(key.expose_secret())
+            .map_err(serde::de::Error::custom)?;
+        Ok(Self(key))
+    }
+}
+
+/// `POST /v1/containers/{name}/start` (the body is optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRequest {
+    /// A Tailscale auth key the user supplied; used instead of 1Password from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<AuthKey>,
 }
 
 fn yes() -> bool {
@@ -140,12 +201,15 @@ pub struct DestroyQuery {
 }
 
 /// `POST /v1/containers/{name}/rotate-key`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateKeyRequest {
     /// Re-authenticate right away instead of at the next start.
     #[serde(default)]
     pub now: bool,
+    /// A Tailscale auth key the user supplied; without it the key comes from 1Password again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<AuthKey>,
 }
 
 /// `GET /v1/containers` query.
@@ -343,6 +407,9 @@ pub enum NoticeKind {
     Destroyed,
     /// Removing the container's device from the tailnet failed; the daemon keeps retrying.
     CleanupFailed,
+    /// The container was not started again after devboxd restarted: its key came from the user
+    /// and is held in memory only; the user must supply it again.
+    KeyNeeded,
 }
 
 /// A notice for a container's owner, shown by every `devbox-ctl` command and at SSH login.

@@ -34,6 +34,25 @@ pub enum InvalidInput {
     MemoryNotSize(String),
     #[error("--memory {0:?} is out of range; use between {MIN_MEMORY_TEXT} and {MAX_MEMORY_TEXT}")]
     MemoryOutOfRange(String),
+    #[error("the Tailscale auth key is empty; pipe the key into `--auth-key-stdin` (e.g. from your password manager) or type it at the prompt")]
+    AuthKeyEmpty,
+    #[error("the Tailscale auth key is not a single token (it has spaces, control characters or is over {MAX_AUTH_KEY_LEN} bytes); supply exactly one key, like `tskey-auth-…`")]
+    AuthKeyMalformed,
+}
+
+/// The longest auth key accepted (Tailscale's are about 60 bytes; Headscale's shorter).
+pub const MAX_AUTH_KEY_LEN: usize = 512;
+
+/// Checks a user-supplied Tailscale auth key's shape (the control plane judges the rest). Same
+/// rule as the entrypoint's `deliver-key`. The error never contains the key.
+pub fn validate_auth_key(key: &str) -> Result<(), InvalidInput> {
+    if key.is_empty() {
+        return Err(InvalidInput::AuthKeyEmpty);
+    }
+    if key.len() > MAX_AUTH_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(InvalidInput::AuthKeyMalformed);
+    }
+    Ok(())
 }
 
 /// Checks a container name: a DNS label of lowercase letters, digits and hyphens (FR-030/031).

@@ -52,9 +52,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 use devbox_api::client::Method;
 use devbox_api::validate::{format_memory, parse_cpu, parse_memory, validate_name};
 use devbox_api::{
-    Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
+    AuthKey, Client, ClientError, ContainerInfo, ContainerStatus, CreateRequest, DestroyResult,
     DoctorReport, ErrorCode, KeptVolumeInfo, LifecyclePlan, Notice, PlanItem, RotateKeyRequest,
-    WhoAmI, DEFAULT_SOCKET,
+    StartRequest, WhoAmI, DEFAULT_SOCKET,
 };
 use jiff::Timestamp;
 
@@ -124,11 +124,19 @@ enum Command {
         /// Confirm creating another container when you already have one.
         #[arg(long)]
         another: bool,
+        /// Use your own Tailscale auth key instead of 1Password: read from stdin, or asked
+        /// for without echo on a terminal (never an argument or environment variable).
+        #[arg(long)]
+        auth_key_stdin: bool,
     },
     /// Start a stopped container (fetches a fresh Tailscale key).
     Start {
         /// The container (see `devbox-ctl list`).
         name: String,
+        /// Use your own Tailscale auth key (stdin, or a no-echo prompt on a terminal); it is
+        /// used instead of 1Password until `rotate-key` without it.
+        #[arg(long)]
+        auth_key_stdin: bool,
     },
     /// Stop a container, keeping its state and home volume.
     Stop {
@@ -184,6 +192,10 @@ enum Command {
         /// Re-authenticate now instead of at the next start.
         #[arg(long)]
         now: bool,
+        /// Deliver your own Tailscale auth key (stdin, or a no-echo prompt on a terminal)
+        /// instead of 1Password's; without this flag the key comes from 1Password again.
+        #[arg(long, conflicts_with = "user")]
+        auth_key_stdin: bool,
     },
     /// Show your pending notices (auto-stop and auto-destroy warnings, what was done).
     Notices {
@@ -339,6 +351,32 @@ async fn ask(question: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
+/// The longest input read for a key (a key is about 60 bytes; more is a wrong file).
+const MAX_KEY_INPUT: u64 = 4096;
+
+/// Reads the user's Tailscale auth key: from a no-echo prompt when stdin is a terminal, else
+/// from stdin (e.g. `op read … | devbox-ctl create NAME --auth-key-stdin`). Never from argv or
+/// the environment, which other users can read (`ps`, /proc) or which lands in shell history.
+async fn read_auth_key() -> anyhow::Result<AuthKey> {
+    use secrecy::zeroize::Zeroizing;
+    use std::io::Read as _;
+    let raw: Zeroizing<String> = tokio::task::spawn_blocking(|| {
+        if std::io::stdin().is_terminal() {
+            rpassword::prompt_password("Tailscale auth key (input hidden): ").map(Zeroizing::new)
+        } else {
+            let mut s = Zeroizing::new(String::new());
+            std::io::stdin()
+                .take(MAX_KEY_INPUT)
+                .read_to_string(&mut s)
+                .map(|_| s)
+        }
+    })
+    .await
+    .context("reading the Tailscale auth key")?
+    .context("reading the Tailscale auth key from stdin")?;
+    AuthKey::new(raw.trim()).map_err(invalid)
+}
+
 /// The change devboxd is making for us right now (e.g. `create web`), for the Ctrl-C message.
 static IN_FLIGHT: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
 
@@ -416,7 +454,14 @@ fn print_status(s: &ContainerStatus) {
             out!(
                 "  phase:     {}{}",
                 e.phase,
-                if e.ready { "" } else { " (not ready)" }
+                if e.ready {
+                    String::new()
+                } else {
+                    format!(
+                        " (not ready; follow it with `devbox-ctl logs -f {}`)",
+                        c.name
+                    )
+                }
             );
             let ts = &e.tailscale;
             out!(
@@ -597,8 +642,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_syncthing,
             no_start,
             another,
+            auth_key_stdin,
         } => {
             check_name(&name)?;
+            let auth_key = if auth_key_stdin {
+                Some(read_auth_key().await?)
+            } else {
+                None
+            };
             let mut req = CreateRequest {
                 name: name.clone(),
                 cpu,
@@ -606,6 +657,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 syncthing: with_syncthing,
                 start: !no_start,
                 confirm_another: another,
+                auth_key,
             };
             let result = loop {
                 in_flight("create", &name);
@@ -642,14 +694,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_status(&status);
             }
         }
-        Command::Start { name } => {
+        Command::Start {
+            name,
+            auth_key_stdin,
+        } => {
             check_name(&name)?;
+            let req = StartRequest {
+                auth_key: if auth_key_stdin {
+                    Some(read_auth_key().await?)
+                } else {
+                    None
+                },
+            };
             in_flight("start", &name);
             let v = client
-                .operation::<()>(
+                .operation(
                     Method::POST,
                     &format!("/v1/containers/{name}/start"),
-                    None,
+                    Some(&req),
                     ui.step(),
                 )
                 .await?;
@@ -780,7 +842,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out.flush()?;
             }
         }
-        Command::RotateKey { name, user, now } => {
+        Command::RotateKey {
+            name,
+            user,
+            now,
+            auth_key_stdin,
+        } => {
+            let auth_key = if auth_key_stdin {
+                Some(read_auth_key().await?)
+            } else {
+                None
+            };
             let names: Vec<String> = match (name, user) {
                 (Some(n), _) => {
                     check_name(&n)?;
@@ -827,16 +899,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .operation(
                         Method::POST,
                         &format!("/v1/containers/{name}/rotate-key"),
-                        Some(&RotateKeyRequest { now }),
+                        Some(&RotateKeyRequest {
+                            now,
+                            auth_key: auth_key.clone(),
+                        }),
                         ui.step_for(if names.len() > 1 { name } else { "" }),
                     )
                     .await;
                 match r {
                     Ok(v) => {
                         let s: ContainerStatus = serde_json::from_value(v)?;
-                        if !cli.json {
+                        let source = if auth_key.is_some() {
+                            "your key"
+                        } else {
+                            "your 1Password key"
+                        };
+                        if cli.json {
+                            // The document is printed at the end.
+                        } else if s.container.state != "running" {
+                            out!("{name} uses {source} from its next start.");
+                        } else {
                             out!(
-                                "Delivered the current key to {name}{}.",
+                                "Delivered {source} to {name}{}.",
                                 if now {
                                     " and re-authenticated"
                                 } else {
@@ -1001,7 +1085,7 @@ fn print_plan(plan: &LifecyclePlan, dry_run: bool) {
 /// The container a command names, if any (for the "did you mean" hint).
 fn named_container(c: &Command) -> Option<String> {
     match c {
-        Command::Start { name }
+        Command::Start { name, .. }
         | Command::Stop { name }
         | Command::Destroy { name, .. }
         | Command::Status { name }

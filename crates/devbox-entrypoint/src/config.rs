@@ -54,6 +54,11 @@ pub struct Config {
     pub logout_on_stop: bool,
     /// A self-hosted control server (Headscale) for `tailscale up --login-server`.
     pub login_server: Option<String>,
+    /// The owner's git identity (`DEVBOX_GIT_NAME`, `DEVBOX_GIT_EMAIL`, `DEVBOX_GIT_USER`), see
+    /// [`crate::gitconfig`].
+    pub git_name: Option<String>,
+    pub git_email: Option<String>,
+    pub git_user: Option<String>,
 }
 
 impl Config {
@@ -331,6 +336,37 @@ impl Config {
                 ));
             }
         }
+        // Plain text for git's config file: one line, no control characters, bounded.
+        let git_name = r.opt("DEVBOX_GIT_NAME");
+        let git_email = r.opt("DEVBOX_GIT_EMAIL");
+        let git_user = r.opt("DEVBOX_GIT_USER");
+        for (var, v) in [
+            ("DEVBOX_GIT_NAME", &git_name),
+            ("DEVBOX_GIT_EMAIL", &git_email),
+            ("DEVBOX_GIT_USER", &git_user),
+        ] {
+            if let Some(v) = v {
+                if v.len() > 256 || v.chars().any(char::is_control) {
+                    r.errors.push(format!(
+                        "{var} must be one line of at most 256 characters without control characters"
+                    ));
+                }
+            }
+        }
+        if let Some(e) = &git_email {
+            if e.split('@').count() != 2 || e.chars().any(char::is_whitespace) {
+                r.errors.push(format!(
+                    "DEVBOX_GIT_EMAIL={e:?} must be an e-mail address (local@domain)"
+                ));
+            }
+        }
+        if let Some(u) = &git_user {
+            if !u.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                r.errors.push(format!(
+                    "DEVBOX_GIT_USER={u:?} must be a GitHub login (letters, digits, '-')"
+                ));
+            }
+        }
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -362,6 +398,9 @@ impl Config {
             session_max_age,
             logout_on_stop,
             login_server,
+            git_name,
+            git_email,
+            git_user,
         })
     }
 }

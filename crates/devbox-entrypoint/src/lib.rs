@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod config;
+pub mod gitconfig;
 pub mod helpers;
 pub mod homefs;
 pub mod http;

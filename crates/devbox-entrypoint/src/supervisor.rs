@@ -393,6 +393,18 @@ impl Supervisor {
                 account.name
             ),
         }
+        // Not fatal: a container without an author is better than no container.
+        match crate::gitconfig::write(&cfg) {
+            Ok(()) if cfg.git_name.is_some() || cfg.git_email.is_some() => {
+                log_event!(
+                    "git",
+                    "identity written to {}",
+                    crate::gitconfig::path(&cfg.run_dir).display()
+                )
+            }
+            Ok(()) => {}
+            Err(e) => log_event!("git", "cannot write the git identity: {e}"),
+        }
         let report = prepare_as_user(account);
         let zed = report.zed.clone();
         match (&zed.path, &zed.error) {

@@ -57,9 +57,10 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerPolicy {
-    /// 1Password vault that holds `{user}-tailscale-authkey` items.
+    /// 1Password vault that holds `{user}-tailscale-authkey` items; null: no 1Password (users
+    /// supply their Tailscale keys with `devbox-ctl create --auth-key-stdin`).
     #[serde(default = "defaults::op_vault")]
-    pub op_vault: String,
+    pub op_vault: Option<String>,
     /// Containers one user may have.
     #[serde(default = "defaults::max_per_user")]
     pub max_per_user: u32,
@@ -137,8 +138,9 @@ pub struct Derived {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DerivedUser {
-    /// `op://{vault}/{user}-tailscale-authkey/password`
-    pub op_reference: String,
+    /// `op://{vault}/{user}-tailscale-authkey/password`; absent when `opVault` is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_reference: Option<String>,
     /// `["tag:devcontainer", "tag:{user}-container"]`
     pub tailscale_tags: Vec<String>,
 }
@@ -160,8 +162,8 @@ pub mod naming {
 }
 
 mod defaults {
-    pub fn op_vault() -> String {
-        "DevBox".to_string()
+    pub fn op_vault() -> Option<String> {
+        Some("DevBox".to_string())
     }
     pub fn max_per_user() -> u32 {
         5

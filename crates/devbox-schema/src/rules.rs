@@ -666,9 +666,11 @@ fn check_derived(
             ));
         }
     }
+    // Outer None: the vault cannot be judged (wrong type); Some(None): no 1Password.
     let vault = match containers.and_then(|c| c.get("opVault")) {
-        None => Some("DevBox".to_string()),
-        Some(Value::String(s)) => Some(s.clone()),
+        None => Some(Some("DevBox".to_string())),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(Value::Null) => Some(None),
         Some(_) => None,
     };
     let Some(per_user) = derived.get("perUser").and_then(Value::as_object) else {
@@ -688,15 +690,29 @@ fn check_derived(
         let Some(entry) = entry.as_object() else {
             continue;
         };
-        if let (Some(vault), Some(Value::String(r))) = (&vault, entry.get("opReference")) {
-            let expected = naming::op_reference(vault, name);
-            if *r != expected {
-                out.push(mismatch(
-                    child(&base, "opReference"),
-                    "opReference",
-                    &Value::from(expected),
-                ));
+        match (&vault, entry.get("opReference")) {
+            (Some(Some(vault)), Some(Value::String(r))) => {
+                let expected = naming::op_reference(vault, name);
+                if *r != expected {
+                    out.push(mismatch(
+                        child(&base, "opReference"),
+                        "opReference",
+                        &Value::from(expected),
+                    ));
+                }
             }
+            (Some(Some(vault)), None) => out.push(mismatch(
+                child(&base, "opReference"),
+                "opReference",
+                &Value::from(naming::op_reference(vault, name)),
+            )),
+            (Some(None), Some(_)) => out.push(Problem::new(
+                child(&base, "opReference"),
+                "derived-mismatch",
+                "opReference is set although containers.opVault is null (no 1Password)",
+                hint,
+            )),
+            _ => {}
         }
         if let Some(tags @ Value::Array(_)) = entry.get("tailscaleTags") {
             let expected = Value::from(naming::tailscale_tags(name));

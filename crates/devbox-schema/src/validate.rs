@@ -267,7 +267,10 @@ fn expectation(path: &str) -> (&'static str, &'static str) {
         ["users", _, "extraGroups"] => ("a list of group names (strings)", ""),
         ["users", _, "extraGroups", _] => ("a string with a group name", ""),
         ["containers"] => ("an attribute set of container limits", ""),
-        ["containers", "opVault"] => ("a string with the 1Password vault name", ""),
+        ["containers", "opVault"] => (
+            "a string with the 1Password vault name, or null for no 1Password",
+            "",
+        ),
         ["containers", "maxPerUser" | "maxGlobal"] => ("a whole number of containers", ""),
         ["containers", "maxKeptVolumesPerUser"] => ("a whole number of kept volumes", ""),
         ["containers", "defaultCpu" | "maxCpu"] => ("a number of CPUs such as 2 or 1.5", ""),

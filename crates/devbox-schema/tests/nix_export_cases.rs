@@ -69,8 +69,8 @@ fn the_example_exports_and_validates() {
     assert_eq!(file.derived.admin_users, ["alice"]);
     let bob = &file.derived.per_user["bob"];
     assert_eq!(
-        bob.op_reference,
-        "op://DevBox/bob-tailscale-authkey/password"
+        bob.op_reference.as_deref(),
+        Some("op://DevBox/bob-tailscale-authkey/password")
     );
     assert_eq!(
         bob.tailscale_tags,
@@ -115,6 +115,50 @@ fn defaults_are_filled_by_the_export() {
         "op://Team Vault/alice-tailscale-authkey/password"
     );
     assert_eq!(validate(&out.stdout, "json").status.code(), Some(0));
+}
+
+#[test]
+fn a_null_vault_means_no_1password_references() {
+    // A team without 1Password: users supply their keys with `--auth-key-stdin`.
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.nix");
+    let base = repo_root().join("crates/devbox-schema/tests/cases/base.nix");
+    std::fs::write(
+        &users,
+        format!(
+            "let b = import {}; in {{ users = b.users; containers.opVault = null; }}",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let out = export(&users);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["containers"]["opVault"], Value::Null);
+    let alice = json["derived"]["perUser"]["alice"].as_object().unwrap();
+    assert!(!alice.contains_key("opReference"), "{alice:?}");
+    assert_eq!(
+        validate(&out.stdout, "json").status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A vault of the wrong type still stops the export with what to write.
+    std::fs::write(
+        &users,
+        format!(
+            "let b = import {}; in {{ users = b.users; containers.opVault = 1; }}",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let out = export(&users);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("or null"));
 }
 
 #[test]

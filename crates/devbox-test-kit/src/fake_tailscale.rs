@@ -65,6 +65,14 @@ pub struct ControlState {
     pub devices: Vec<Device>,
     #[serde(default)]
     pub next_id: u64,
+    /// The control plane answers a login only after this long (a login over a slow or loaded
+    /// link); 0: at once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub login_delay_ms: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Why the control plane refused a login (messages as the real CLI prints them).
@@ -231,6 +239,11 @@ impl Control {
         fs::rename(&tmp, &self.path)
             .map_err(|e| KitError::io(format!("rename {}", tmp.display()), e))?;
         Ok(out)
+    }
+
+    /// Makes every login take `ms` milliseconds (see [`ControlState::login_delay_ms`]).
+    pub fn set_login_delay(&self, ms: u64) -> Result<()> {
+        self.update(|s, _| s.login_delay_ms = ms)
     }
 
     /// Whether the control plane accepts any `tskey-auth-*` key (no file yet, or created

@@ -298,8 +298,11 @@ mod defaults {
     pub fn instance() -> String {
         "default".into()
     }
+    /// Two full `tailscale up` attempts of the entrypoint (it gives one 90 s): see
+    /// docs/controller.md for the reasoning. A timeout keeps the container, so this only bounds
+    /// how long create/start block.
     pub fn ready_timeout_secs() -> u64 {
-        60
+        180
     }
     pub fn userns() -> String {
         "auto".into()

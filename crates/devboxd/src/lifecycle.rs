@@ -44,14 +44,18 @@ fn plus_hours(t: Timestamp, hours: i64) -> Option<Timestamp> {
     t.checked_add(SignedDuration::from_hours(hours)).ok()
 }
 
-/// When the clock of a running container started: its last user activity, its start, its
-/// creation, whichever is latest.
+/// When the clock of a running container started: its last user activity, its last start (by
+/// anyone: owner, admin or the reconciler), its creation, whichever is latest.
 pub fn active_since(entry: &ContainerState) -> Timestamp {
-    [Some(entry.created_at), entry.last_activity]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(entry.created_at)
+    [
+        Some(entry.created_at),
+        entry.last_activity,
+        entry.last_started,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(entry.created_at)
 }
 
 /// The next automatic action, or None when the rule is disabled (0 days).
@@ -61,9 +65,16 @@ pub fn next_action(entry: &ContainerState, rules: &Rules) -> Option<Next> {
             if rules.idle_stop_days == 0 {
                 return None;
             }
-            plus_hours(active_since(entry), i64::from(rules.idle_stop_days) * 24).map(|at| Next {
+            let idle = plus_hours(active_since(entry), i64::from(rules.idle_stop_days) * 24)?;
+            // Never sooner after a start than the longest warning lead time: every warning of
+            // the deadline falls after the start, so nobody is stopped without notice.
+            let lead = rules.stop_notice_hours.iter().copied().max().unwrap_or(0);
+            let floor = entry
+                .last_started
+                .and_then(|t| plus_hours(t, i64::from(lead)));
+            Some(Next {
                 kind: ActionKind::Stop,
-                at,
+                at: floor.map_or(idle, |f| f.max(idle)),
             })
         }
         DesiredState::Stopped => {
@@ -161,6 +172,8 @@ mod tests {
             stopped_since: None,
             last_activity: None,
             key_delivered_at: None,
+            last_started: None,
+            key_source: Default::default(),
             notices_sent: vec![],
             pending_create: None,
             destroying: None,
@@ -193,6 +206,29 @@ mod tests {
             next_action(&e, &rules()).unwrap().at,
             t("2030-01-08T00:00:00Z")
         );
+    }
+
+    #[test]
+    fn every_start_restarts_the_idle_clock_and_a_start_is_never_followed_by_a_stop_without_notice()
+    {
+        // Idle since creation, then started (by an admin or the reconciler) after 8 days.
+        let mut e = entry(DesiredState::Running);
+        e.last_started = Some(t("2030-01-09T00:00:00Z"));
+        assert_eq!(
+            next_action(&e, &rules()).unwrap().at,
+            t("2030-01-16T00:00:00Z")
+        );
+        // Warning lead times longer than the idle period: the stop still waits for the
+        // longest lead after the start, so the warning comes after the start.
+        let mut r = rules();
+        r.idle_stop_days = 1;
+        r.stop_notice_hours = vec![48, 2];
+        let n = next_action(&e, &r).unwrap();
+        assert_eq!(n.at, t("2030-01-11T00:00:00Z"));
+        let warnings = planned_notices(&n, &r, &[]);
+        assert!(warnings
+            .iter()
+            .all(|(_, at, _)| *at >= t("2030-01-09T00:00:00Z")));
     }
 
     #[test]

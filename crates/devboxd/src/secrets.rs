@@ -26,6 +26,8 @@ pub enum SecretError {
     OpTimeout { reference: String, secs: u64 },
     #[error("`op read {reference}` returned an empty value; put the Tailscale auth key in the item's password field")]
     Empty { reference: String },
+    #[error("1Password does not accept the service-account token (`op user get --me`: {stderr})")]
+    TokenRefused { stderr: String },
 }
 
 /// Something that can fetch a secret by reference. The daemon uses [`OpCli`].
@@ -57,10 +59,12 @@ impl OpCli {
         Ok(SecretString::from(token.to_string()))
     }
 
-    /// Checks that the token file is there and `op` can be run, without reading a secret.
+    /// Proves the token works without reading a secret: `op user get --me` (what 1Password's
+    /// service-account docs give to check one is configured; `op whoami` answers for the
+    /// signed-in session). Returns `op`'s version and the account's name and type.
     pub async fn check(&self) -> Result<String, SecretError> {
         self.token()?;
-        let out = Command::new(&self.command)
+        let version = Command::new(&self.command)
             .arg("--version")
             .stdin(Stdio::null())
             .output()
@@ -69,23 +73,29 @@ impl OpCli {
                 command: self.command.display().to_string(),
                 reason: e.to_string(),
             })?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+        let out = self
+            .run(
+                &["user", "get", "--me", "--format", "json"],
+                "user get --me",
+            )
+            .await?;
+        if !out.status.success() {
+            return Err(SecretError::TokenRefused {
+                stderr: short_stderr(&out),
+            });
+        }
+        let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let name = me["name"].as_str().unwrap_or("?");
+        let kind = me["type"].as_str().unwrap_or("?");
+        Ok(format!("`op` {version}; signed in as {name:?} ({kind})"))
     }
-}
 
-fn read_token(path: &Path) -> Result<String, SecretError> {
-    std::fs::read_to_string(path).map_err(|e| SecretError::TokenUnreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-impl SecretSource for OpCli {
-    async fn read(&self, reference: &str) -> Result<SecretString, SecretError> {
+    /// Runs `op ARGS` with the token in the child's environment only.
+    async fn run(&self, args: &[&str], what: &str) -> Result<std::process::Output, SecretError> {
         let token = self.token()?;
         let child = Command::new(&self.command)
-            .arg("read")
-            .arg(reference)
+            .args(args)
             .env("OP_SERVICE_ACCOUNT_TOKEN", token.expose_secret())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -97,30 +107,48 @@ impl SecretSource for OpCli {
                 reason: e.to_string(),
             })?;
         drop(token);
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+        tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| SecretError::OpTimeout {
-                reference: reference.to_string(),
+                reference: what.to_string(),
                 secs: self.timeout.as_secs(),
             })?
             .map_err(|e| SecretError::OpMissing {
                 command: self.command.display().to_string(),
                 reason: e.to_string(),
-            })?;
+            })
+    }
+}
+
+/// `op`'s error text, at most 500 bytes (cut on a character boundary: `truncate` inside one
+/// panics), or the exit status when it said nothing.
+fn short_stderr(out: &std::process::Output) -> String {
+    let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let mut cut = stderr.len().min(500);
+    while !stderr.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    stderr.truncate(cut);
+    if stderr.is_empty() {
+        stderr = format!("exit status {}", out.status);
+    }
+    stderr
+}
+
+fn read_token(path: &Path) -> Result<String, SecretError> {
+    std::fs::read_to_string(path).map_err(|e| SecretError::TokenUnreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl SecretSource for OpCli {
+    async fn read(&self, reference: &str) -> Result<SecretString, SecretError> {
+        let out = self.run(&["read", reference], reference).await?;
         if !out.status.success() {
-            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            // At most 500 bytes, cut on a character boundary (`truncate` inside one panics).
-            let mut cut = stderr.len().min(500);
-            while !stderr.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            stderr.truncate(cut);
-            if stderr.is_empty() {
-                stderr = format!("exit status {}", out.status);
-            }
             return Err(SecretError::OpFailed {
                 reference: reference.to_string(),
-                stderr,
+                stderr: short_stderr(&out),
             });
         }
         let value = String::from_utf8(out.stdout)

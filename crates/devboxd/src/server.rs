@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use devbox_api::{
     AllQuery, ApiError, CreateRequest, DestroyQuery, ErrorCode, Event, ListQuery, LogsQuery,
-    RotateKeyRequest, WhoAmI,
+    RotateKeyRequest, StartRequest, WhoAmI,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -398,11 +398,11 @@ async fn doctor<E: Engine, S: SecretSource, C: Clock>(
     State(app): State<Shared<E, S, C>>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Response, Failure> {
-    caller(&app, peer)?;
+    let c = caller(&app, peer)?;
     let op = app.op.clone();
     let report = app
         .service
-        .doctor(async move {
+        .doctor(&c, async move {
             match op {
                 Some(op) => op.check().await,
                 None => Ok("(test source)".to_string()),
@@ -453,10 +453,24 @@ async fn start<E: Engine, S: SecretSource, C: Clock>(
     State(app): State<Shared<E, S, C>>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
+    body: Bytes,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
+    let req: StartRequest = if body.is_empty() {
+        StartRequest::default()
+    } else {
+        // serde_json's message names the field and the rule, never a key's value.
+        serde_json::from_slice(&body).map_err(|e| {
+            Failure(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("invalid start request: {e}"),
+            ))
+        })?
+    };
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service.start(&c, &name, &stepper(tx)).await
+        app.service
+            .start(&c, &name, req.auth_key.as_ref(), &stepper(tx))
+            .await
     }))
 }
 
@@ -504,7 +518,7 @@ async fn rotate<E: Engine, S: SecretSource, C: Clock>(
     };
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
         app.service
-            .rotate_key(&c, &name, req.now, &stepper(tx))
+            .rotate_key(&c, &name, req.now, req.auth_key.as_ref(), &stepper(tx))
             .await
     }))
 }

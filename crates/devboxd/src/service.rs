@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use devbox_api::validate::{parse_memory, validate_cpu, validate_name};
 use devbox_api::{
-    ApiError, ConnectInfo, ContainerInfo, ContainerStatus, CreateRequest, DesiredState,
+    ApiError, AuthKey, ConnectInfo, ContainerInfo, ContainerStatus, CreateRequest, DesiredState,
     DestroyResult, DoctorCheck, DoctorReport, EntrypointStatus, ErrorCode,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use crate::clock::Clock;
 use crate::engine::{ByteStream, ContainerId, ContainerRecord, ContainerSpec, Engine, EngineError};
 use crate::secrets::{SecretError, SecretSource};
-use crate::state::{ContainerState, PendingCreate, StateStore};
+use crate::state::{ContainerState, KeySource, PendingCreate, StateStore};
 use crate::users::{Caller, Users};
 
 mod kept;
@@ -99,7 +99,7 @@ impl Default for Settings {
         Self {
             image: "localhost/devbox-devcontainer:latest".into(),
             instance: "default".into(),
-            ready_timeout: Duration::from_secs(60),
+            ready_timeout: Duration::from_secs(180),
             userns: true,
             notice_hours_before_stop: vec![24],
             notice_hours_before_destroy: vec![72, 24],
@@ -161,6 +161,54 @@ fn bad(e: devbox_api::validate::InvalidInput) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, e.to_string())
 }
 
+/// A start needs the key the user supplied, and devboxd no longer holds it (it restarted).
+fn key_not_held(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        format!("{name} uses a Tailscale auth key you supplied, and devboxd no longer holds it (such keys are kept in memory only, and devboxd restarted since); supply it again with `devbox-ctl start {name} --auth-key-stdin`, or go back to your 1Password key with `devbox-ctl rotate-key {name}` and then `devbox-ctl start {name}`"),
+    )
+}
+
+/// `devbox-entrypoint deliver-key`'s exit code for "key delivered, no login result yet".
+const DELIVERED_LOGIN_PENDING: i64 = 4;
+
+/// The outcome of waiting for a container to get ready.
+enum Ready {
+    Yes(EntrypointStatus),
+    /// Timed out while the container runs: what is still pending, for the user.
+    NotYet(String),
+}
+
+/// What keeps a container from being ready, in words: the services not running yet, the
+/// tailnet login, Syncthing's device ID.
+fn pending_services(s: &EntrypointStatus) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if s.tailscale.state != "running" {
+        let mut t = format!("tailnet login ({})", s.tailscale.state);
+        if let Some(e) = &s.tailscale.error {
+            t.push_str(&format!(": {e}"));
+        }
+        parts.push(t);
+    }
+    for svc in &s.services {
+        if svc.state != "running" && svc.state != "disabled" {
+            let mut t = format!("{} ({})", svc.name, svc.state);
+            if let Some(e) = &svc.last_error {
+                t.push_str(&format!(", last error: {e}"));
+            }
+            parts.push(t);
+        }
+    }
+    if s.syncthing.enabled && s.syncthing.device_id.is_none() {
+        parts.push("Syncthing device ID".into());
+    }
+    if parts.is_empty() {
+        format!("phase {}", s.phase)
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// Replaces every occurrence of the secret in text that came back from the container.
 fn scrub(text: &[u8], secret: &SecretString) -> String {
     let t = String::from_utf8_lossy(text).to_string();
@@ -193,7 +241,15 @@ pub struct Service<E: Engine, S: SecretSource, C: Clock> {
     tailnet: crate::tailnet::TailscaleApi,
     /// Rate limits and brief cache of 1Password reads.
     op_gate: crate::oplimit::OpGate,
+    /// Auth keys users supplied (`--auth-key-stdin`), per container: held in memory only (never
+    /// written to disk), so restarts of the container while the daemon runs can use them.
+    held_keys: std::sync::Mutex<HashMap<String, SecretString>>,
+    /// `doctor`'s 1Password checks per uid, reused for [`DOCTOR_OP_CACHE`].
+    doctor_cache: std::sync::Mutex<HashMap<u32, (std::time::Instant, Vec<DoctorCheck>)>>,
 }
+
+/// How long one caller's 1Password checks of `doctor` are reused.
+const DOCTOR_OP_CACHE: Duration = Duration::from_secs(60);
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     pub fn new(
@@ -219,6 +275,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             per_container: std::sync::Mutex::new(HashMap::new()),
             state_lock: std::sync::Mutex::new(()),
             reconcile_lock: Mutex::new(()),
+            held_keys: std::sync::Mutex::new(HashMap::new()),
+            doctor_cache: std::sync::Mutex::new(HashMap::new()),
             tailnet: crate::tailnet::TailscaleApi {
                 http: crate::tailnet::Http::new(),
                 base: settings_api_url,
@@ -412,6 +470,93 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         })
     }
 
+    /// The owner's git identity from users.nix, for the entrypoint to write into git's system
+    /// config (name = the full name, e-mail, GitHub login). Not secrets.
+    fn git_identity_env(&self, owner: &str) -> Vec<(String, String)> {
+        let Some(u) = self.users.file.users.get(owner) else {
+            return vec![];
+        };
+        vec![
+            ("DEVBOX_GIT_NAME".into(), u.description.clone()),
+            ("DEVBOX_GIT_EMAIL".into(), u.email.clone()),
+            ("DEVBOX_GIT_USER".into(), u.git_user.clone()),
+        ]
+    }
+
+    // ---------------------------------------------------------------- keys
+
+    fn held_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, SecretString>> {
+        self.held_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn hold_key(&self, name: &str, key: &SecretString) {
+        self.held_keys().insert(name.to_string(), key.clone());
+    }
+
+    pub(crate) fn held_key(&self, name: &str) -> Option<SecretString> {
+        self.held_keys().get(name).cloned()
+    }
+
+    pub(crate) fn forget_key(&self, name: &str) {
+        self.held_keys().remove(name);
+    }
+
+    pub(crate) fn key_source(&self, name: &str) -> KeySource {
+        self.state
+            .load()
+            .ok()
+            .and_then(|s| s.containers.get(name).map(|e| e.key_source))
+            .unwrap_or_default()
+    }
+
+    /// Reads `owner`'s key from 1Password, for `caller` (rate limited per caller; `fresh`
+    /// skips the brief cache).
+    async fn key_from_1password(
+        &self,
+        caller: &Caller,
+        owner: &str,
+        fresh: bool,
+        progress: &dyn Progress,
+    ) -> Result<SecretString, ApiError> {
+        let reference = self.users.op_reference(owner).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "this orchestrator has no 1Password vault (users.nix `containers.opVault` is null); supply your Tailscale auth key with `--auth-key-stdin`",
+            )
+        })?;
+        progress.step("Fetching the Tailscale auth key from 1Password");
+        self.read_secret(caller, &reference, fresh).await
+    }
+
+    /// The key a start of `name` uses: the one supplied with the request, else the one the user
+    /// supplied earlier (while devboxd still holds it), else 1Password's.
+    async fn start_key(
+        &self,
+        caller: &Caller,
+        name: &str,
+        owner: &str,
+        supplied: Option<&AuthKey>,
+        progress: &dyn Progress,
+    ) -> Result<(SecretString, KeySource), ApiError> {
+        if let Some(k) = supplied {
+            progress.step("Using the Tailscale auth key you supplied");
+            return Ok((k.secret().clone(), KeySource::User));
+        }
+        if self.key_source(name) == KeySource::User {
+            return self
+                .held_key(name)
+                .map(|k| (k, KeySource::User))
+                .ok_or_else(|| key_not_held(name));
+        }
+        Ok((
+            self.key_from_1password(caller, owner, false, progress)
+                .await?,
+            KeySource::OnePassword,
+        ))
+    }
+
     // ---------------------------------------------------------------- create
 
     pub async fn create(
@@ -451,14 +596,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         // 1Password round trip; the pass under the admission lock below is the authoritative one.
         self.admit(caller, req).await?;
         // Fetch the key before making anything, so a 1Password failure leaves nothing behind.
-        let key = if req.start {
-            progress.step("Fetching your Tailscale auth key from 1Password");
-            Some(
-                self.read_secret(caller, &self.users.op_reference(&caller.user), false)
-                    .await?,
-            )
-        } else {
-            None
+        // A key the user supplied is used instead of 1Password, also for later starts.
+        let (key, key_source) = match (&req.auth_key, req.start) {
+            (Some(k), _) => {
+                progress.step("Using the Tailscale auth key you supplied");
+                (Some(k.secret().clone()), KeySource::User)
+            }
+            (None, true) => (
+                Some(
+                    self.key_from_1password(caller, &caller.user, false, progress)
+                        .await?,
+                ),
+                KeySource::OnePassword,
+            ),
+            (None, false) => (None, KeySource::OnePassword),
         };
 
         // Lock order: admission, then the container (other operations take only the latter).
@@ -510,6 +661,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     stopped_since: None,
                     last_activity: None,
                     key_delivered_at: None,
+                    last_started: None,
+                    key_source: Default::default(),
                     notices_sent: vec![],
                     pending_create: Some(PendingCreate { created_volume }),
                     destroying: None,
@@ -563,7 +716,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     self.users.tags(&caller.user).join(","),
                 ),
                 ("DEVBOX_SYNCTHING".into(), req.syncthing.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(self.git_identity_env(&caller.user))
+            .collect(),
             labels,
             nano_cpus: (cpu * 1e9).round() as i64,
             memory_bytes: memory_i64,
@@ -594,10 +750,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.fault_point("create-container");
         // The container exists and carries its labels, so the quota counts it: others may go on.
         drop(admission);
+        if let Some(k) = req.auth_key.as_ref() {
+            self.hold_key(name, k.secret());
+        }
         let made = async {
-            let ready = match &key {
-                Some(key) => Some(self.bring_up(&id, name, key, progress).await?),
-                None => None,
+            let ready = match (&key, req.start) {
+                (Some(key), true) => self.bring_up(&id, name, key, progress).await?,
+                _ => None,
             };
             self.fault_point("create-started");
             let desired = if req.start {
@@ -615,6 +774,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                         stopped_since: (!req.start).then_some(now),
                         last_activity: Some(now),
                         key_delivered_at: req.start.then_some(now),
+                        last_started: req.start.then_some(now),
+                        key_source,
                         notices_sent: vec![],
                         pending_create: None,
                         destroying: None,
@@ -631,6 +792,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 self.undo_create(name, &caller.user, Some(&id), created_volume)
                     .await;
                 self.forget(name);
+                self.forget_key(name);
                 return Err(e);
             }
         };
@@ -950,20 +1112,44 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Starts the container, delivers the key and waits for the entrypoint to report ready.
+    /// `Ok(None)`: still starting when the ready timeout ran out (the container is kept running
+    /// and the caller was told what is pending and how to follow it).
     async fn bring_up(
         &self,
         id: &ContainerId,
         name: &str,
         key: &SecretString,
         progress: &dyn Progress,
-    ) -> Result<EntrypointStatus, ApiError> {
+    ) -> Result<Option<EntrypointStatus>, ApiError> {
         self.refresh_firewall().await?;
         progress.step(&format!("Starting {name}"));
         self.engine.start(id).await.map_err(engine_err)?;
         progress.step("Delivering the Tailscale key into the container");
         self.deliver_key(id, key, false).await?;
         progress.step("Waiting for the container to join the tailnet and start its services");
-        self.wait_ready(id).await
+        self.wait_ready_or_tell(id, name, progress).await
+    }
+
+    /// Waits for ready; when the timeout runs out first, says what is still pending and how to
+    /// follow it, and answers `None`: a slow first start (a Tailscale login over a slow link,
+    /// code-server's first start on a loaded host) is not a failure to roll back.
+    async fn wait_ready_or_tell(
+        &self,
+        id: &ContainerId,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<Option<EntrypointStatus>, ApiError> {
+        match self.wait_ready(id).await? {
+            Ready::Yes(s) => Ok(Some(s)),
+            Ready::NotYet(pending) => {
+                tracing::warn!(container = name, pending = %pending, "not ready within the ready timeout; kept running");
+                progress.step(&format!(
+                    "{name} is not ready after {}s and keeps starting in the background (still pending: {pending}). Follow it with `devbox-ctl logs -f {name}`; `devbox-ctl status {name}` shows the phase",
+                    self.settings.ready_timeout.as_secs()
+                ));
+                Ok(None)
+            }
+        }
     }
 
     async fn deliver_key(
@@ -973,7 +1159,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         reauth: bool,
     ) -> Result<(), ApiError> {
         // The entrypoint waits for the login result; it must answer before our exec timeout (30 s).
-        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", "20"];
+        // No longer than the ready timeout: a slow login is then followed by wait_ready.
+        let wait = self
+            .settings
+            .ready_timeout
+            .as_secs()
+            .clamp(1, 20)
+            .to_string();
+        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", wait.as_str()];
         if reauth {
             cmd.push("--reauth");
         }
@@ -990,7 +1183,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 )
                 .await;
             match out {
-                Ok(o) if o.exit_code == 0 => return Ok(()),
+                // 4: delivered, the login has no result yet (a slow control plane): not an
+                // error; readiness is waited for next.
+                Ok(o) if o.exit_code == 0 || o.exit_code == DELIVERED_LOGIN_PENDING => {
+                    return Ok(())
+                }
                 Ok(o) => {
                     return Err(ApiError::new(
                         ErrorCode::Unavailable,
@@ -1033,20 +1230,23 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     /// Polls until the entrypoint reports ready; returns that status (create/start answer with
-    /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench).
-    async fn wait_ready(&self, id: &ContainerId) -> Result<EntrypointStatus, ApiError> {
+    /// it instead of asking again: one exec less, ~100 ms, measured by devbox-bench), or what is
+    /// still pending when the ready timeout runs out. An error only when the container stopped.
+    async fn wait_ready(&self, id: &ContainerId) -> Result<Ready, ApiError> {
         let deadline = tokio::time::Instant::now() + self.settings.ready_timeout;
         // The entrypoint is usually ready 100-300 ms after the key: look again soon, then every
         // 400 ms (few exec sessions). A flat 400 ms added ~150 ms to every start (devbox-bench).
         let mut pause = Duration::from_millis(100);
         let mut last;
+        let mut pending = "the entrypoint's first status report".to_string();
         loop {
             match self.entrypoint_status(id).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
-                    return Ok(s)
+                    return Ok(Ready::Yes(s))
                 }
                 Ok(s) => {
+                    pending = pending_services(&s);
                     last = format!("phase {:?}", s.phase);
                     if s.ready {
                         last.push_str(", Syncthing device ID not known yet");
@@ -1083,13 +1283,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 _ => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!(
-                        "the container did not become ready within {}s; last status: {last}. If Tailscale refused the key, check the key is reusable, ephemeral and tagged with the user's tags",
-                        self.settings.ready_timeout.as_secs()
-                    ),
-                ));
+                tracing::debug!(container = %id, last = %last, "ready timeout");
+                return Ok(Ready::NotYet(pending));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(400));
@@ -1145,11 +1340,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         &self,
         caller: &Caller,
         name: &str,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
             let _container = self.lock_authorized(caller, name).await?;
-            self.start_locked(caller, name, progress).await
+            self.start_locked(caller, name, auth_key, progress).await
         }
         .await;
         self.audit(
@@ -1169,6 +1365,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         &self,
         caller: &Caller,
         name: &str,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<(ContainerId, Option<EntrypointStatus>), ApiError> {
         let c = self.authorize(caller, name).await?;
@@ -1182,18 +1379,19 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
         let id = c.id.clone();
         let mut ready = None;
+        let mut source = self.key_source(name);
         if !c.running() {
-            progress.step("Fetching the Tailscale auth key from 1Password");
-            let key = self
-                .read_secret(caller, &self.users.op_reference(&owner), false)
+            let (key, from) = self
+                .start_key(caller, name, &owner, auth_key, progress)
                 .await?;
+            source = from;
             // A node left behind by a container that died without logging out would make the
             // new one `NAME-1`: remove it first (when the Tailscale API is configured).
             if let Err(e) = self.delete_tailnet_devices(name, &owner).await {
                 tracing::warn!(container = name, error = %e, "could not remove stale tailnet devices before start");
             }
             match self.bring_up(&id, name, &key, progress).await {
-                Ok(status) => ready = Some(status),
+                Ok(status) => ready = status,
                 Err(e) => {
                     // Leave it as it was: stopped.
                     let _ = self.engine.stop(&id, STOP_TIMEOUT_SECS).await;
@@ -1202,6 +1400,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
         } else {
             progress.step(&format!("{name} is already running"));
+            if auth_key.is_some() {
+                progress.step(&format!("Keeping the key you supplied for the next start of {name} (`devbox-ctl rotate-key {name} --auth-key-stdin` delivers it now)"));
+            }
+        }
+        if let Some(k) = auth_key {
+            self.hold_key(name, k.secret());
+            source = KeySource::User;
         }
         let now = self.clock.now();
         let by_owner = caller.user == owner;
@@ -1213,6 +1418,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1220,8 +1427,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             e.desired = DesiredState::Running;
             e.stopped_since = None;
             e.key_delivered_at = Some(now);
+            // Every start (owner, admin, reconciler) restarts the idle clock; only the owner's
+            // also counts as their activity.
+            e.last_started = Some(now);
+            e.key_source = source;
             if by_owner {
-                // The owner starting it is activity: the idle clock starts again.
                 e.last_activity = Some(now);
             }
         })?;
@@ -1330,6 +1540,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1413,6 +1625,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 stopped_since: Some(now),
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,
@@ -1480,6 +1694,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         self.update_state(name, |s| {
             s.remove(name);
         })?;
+        self.forget_key(name);
         self.drop_warnings(name);
         Ok(DestroyResult {
             name: name.to_string(),
@@ -1493,6 +1708,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         caller: &Caller,
         name: &str,
         now: bool,
+        auth_key: Option<&AuthKey>,
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = async {
@@ -1505,29 +1721,59 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                     format!("no key is delivered to {name}: {why}"),
                 ));
             }
+            // Rotating without a key goes back to 1Password; with one, that key is used from now on.
+            let source = if auth_key.is_some() {
+                KeySource::User
+            } else {
+                KeySource::OnePassword
+            };
             if !c.running() {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    format!("{name} is not running; every start fetches the current key from 1Password, so `devbox-ctl start {name}` is all you need"),
-                ));
+                // Nothing to deliver: record where the next start takes its key from.
+                match (auth_key, self.key_source(name)) {
+                    (Some(k), _) => {
+                        progress.step(&format!("Keeping the key you supplied for the next start of {name}"));
+                        self.hold_key(name, k.secret());
+                    }
+                    (None, KeySource::User) => {
+                        progress.step(&format!("{name} uses your 1Password key again from its next start"));
+                        self.forget_key(name);
+                    }
+                    (None, KeySource::OnePassword) => {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            format!("{name} is not running; every start fetches the current key from 1Password, so `devbox-ctl start {name}` is all you need"),
+                        ));
+                    }
+                }
+                self.update_state(name, |s| {
+                    if let Some(e) = s.get_mut(name) {
+                        e.key_source = source;
+                    }
+                })?;
+                return Ok(c.id);
             }
-            progress.step("Fetching the current Tailscale auth key from 1Password");
-            // Fresh: rotate-key exists to deliver the key as it is in 1Password now.
-            let key = self
-                .read_secret(caller, &self.users.op_reference(&owner), true)
-                .await?;
+            let key = match auth_key {
+                Some(k) => k.secret().clone(),
+                // Fresh: rotate-key exists to deliver the key as it is in 1Password now.
+                None => self.key_from_1password(caller, &owner, true, progress).await?,
+            };
             progress.step("Delivering the new key into the container");
             self.deliver_key(&c.id, &key, now).await?;
-            if now {
-                progress.step("Waiting for the container to re-authenticate");
-                self.wait_ready(&c.id).await?;
+            match auth_key {
+                Some(k) => self.hold_key(name, k.secret()),
+                None => self.forget_key(name),
             }
             let t = self.clock.now();
             self.update_state(name, |s| {
                 if let Some(e) = s.get_mut(name) {
                     e.key_delivered_at = Some(t);
+                    e.key_source = source;
                 }
             })?;
+            if now {
+                progress.step("Waiting for the container to re-authenticate");
+                self.wait_ready_or_tell(&c.id, name, progress).await?;
+            }
             Ok(c.id)
         }
         .await;
@@ -1621,7 +1867,73 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
     }
 
-    pub async fn doctor<F>(&self, op_check: F) -> DoctorReport
+    /// The 1Password checks of `doctor`: the token works (`op user get --me`), then the caller's
+    /// item exists and is readable (read and dropped: the value is never shown).
+    async fn doctor_1password<F>(&self, caller: &Caller, op_check: F) -> Vec<DoctorCheck>
+    where
+        F: std::future::Future<Output = Result<String, SecretError>> + Send,
+    {
+        let check = |name: &str, ok: bool, detail: String, fix: Option<String>| DoctorCheck {
+            name: name.into(),
+            ok,
+            detail,
+            fix,
+        };
+        let Some(vault) = self.users.file.containers.op_vault.clone() else {
+            return vec![check(
+                "1password",
+                true,
+                "not used: users.nix has no opVault; users supply their Tailscale keys with `--auth-key-stdin`".into(),
+                None,
+            )];
+        };
+        let token = match op_check.await {
+            Ok(detail) => check(
+                "1password",
+                true,
+                format!("{detail}; the service-account token works"),
+                None,
+            ),
+            Err(e) => {
+                let fix = match &e {
+                    SecretError::OpMissing { .. } => "install the 1Password CLI (`op` 2.18 or later, for service accounts) on the orchestrator, or set `opCommand` in the devboxd config".to_string(),
+                    SecretError::TokenRefused { .. } => format!("the token is wrong, expired or revoked: an admin creates a new service-account token in 1Password (Developer > Service Accounts) with read access to the vault {vault:?}, puts it in the credential file and restarts devboxd"),
+                    SecretError::OpTimeout { .. } => "1Password did not answer: check the orchestrator's network (DNS, proxy) and 1Password's status page".to_string(),
+                    _ => "an admin provides the service-account token: systemd `LoadCredential=op-service-account-token:PATH` for devboxd (the NixOS module's token file option), or `opTokenFile` in the devboxd config".to_string(),
+                };
+                return vec![check("1password", false, e.to_string(), Some(fix))];
+            }
+        };
+        let mut out = vec![token];
+        if !self.users.file.users.contains_key(&caller.user) {
+            return out;
+        }
+        let Some(reference) = self.users.op_reference(&caller.user) else {
+            return out;
+        };
+        out.push(match self.secrets.read(&reference).await {
+            Ok(_) => check(
+                "your-key",
+                true,
+                format!("{reference} exists and is readable (the value is not shown)"),
+                None,
+            ),
+            Err(e) => {
+                let fix = match &e {
+                    SecretError::Empty { .. } => "put your Tailscale auth key (reusable, ephemeral, tagged) into the item's password field".to_string(),
+                    _ => format!(
+                        "ask an admin to create the item `{}-tailscale-authkey` in the vault {vault:?} with a reusable, ephemeral auth key tagged {} in its password field, and to give the service account read access to that vault; or supply your own key: `devbox-ctl create NAME --auth-key-stdin`",
+                        caller.user,
+                        self.users.tags(&caller.user).join(",")
+                    ),
+                };
+                check("your-key", false, e.to_string(), Some(fix))
+            }
+        });
+        out
+    }
+
+    pub async fn doctor<F>(&self, caller: &Caller, op_check: F) -> DoctorReport
     where
         F: std::future::Future<Output = Result<String, SecretError>> + Send,
     {
@@ -1667,20 +1979,39 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if podman.is_ok() {
             checks.push(self.network_check().await);
         }
-        checks.push(match op_check.await {
-            Ok(v) => DoctorCheck {
-                name: "1password".into(),
-                ok: true,
-                detail: format!("`op` {v} runs and the service-account token file is readable"),
-                fix: None,
-            },
-            Err(e) => DoctorCheck {
-                name: "1password".into(),
-                ok: false,
-                detail: e.to_string(),
-                fix: Some("install the 1Password CLI and provide the token (opCommand / opTokenFile / LoadCredential)".into()),
-            },
-        });
+        // Each check calls the shared service account (rate limited by 1Password): a caller's
+        // answer is reused for a minute, so a loop of `doctor` cannot use up the limit.
+        let cached = self
+            .doctor_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&caller.uid)
+            .filter(|(at, _)| at.elapsed() < DOCTOR_OP_CACHE)
+            .map(|(at, c)| {
+                let ago = at.elapsed().as_secs();
+                c.iter()
+                    .cloned()
+                    .map(|mut c| {
+                        c.detail
+                            .push_str(&format!(" (checked {ago} s ago; again after a minute)"));
+                        c
+                    })
+                    .collect::<Vec<_>>()
+            });
+        let op_checks = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.doctor_1password(caller, op_check).await;
+                let mut cache = self
+                    .doctor_cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.retain(|_, (at, _)| at.elapsed() < DOCTOR_OP_CACHE);
+                cache.insert(caller.uid, (std::time::Instant::now(), c.clone()));
+                c
+            }
+        };
+        checks.extend(op_checks);
         checks.push(match self.state.load() {
             Ok(s) => DoctorCheck {
                 name: "state".into(),

@@ -32,6 +32,14 @@ pub struct ContainerState {
     pub last_activity: Option<Timestamp>,
     #[serde(default)]
     pub key_delivered_at: Option<Timestamp>,
+    /// The last start by anyone (owner, admin, reconciler): the idle clock never runs from
+    /// before it, so a container is never stopped for idleness right after it was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_started: Option<Timestamp>,
+    /// Where the container's Tailscale key comes from; `user` when its owner (or an admin)
+    /// supplied one with `--auth-key-stdin`. Only the source is recorded, never the key.
+    #[serde(default, skip_serializing_if = "KeySource::is_one_password")]
+    pub key_source: KeySource,
     /// Lifecycle notices already sent (for the next issue's auto-stop/destroy rules).
     #[serde(default)]
     pub notices_sent: Vec<String>,
@@ -43,6 +51,23 @@ pub struct ContainerState {
     /// the middle. The value: keep the home volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destroying: Option<bool>,
+}
+
+/// Where a container's Tailscale auth key comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySource {
+    /// Read from 1Password at every start (the default).
+    #[default]
+    OnePassword,
+    /// Supplied by the user; held in the daemon's memory only (see docs/controller.md).
+    User,
+}
+
+impl KeySource {
+    pub fn is_one_password(&self) -> bool {
+        *self == KeySource::OnePassword
+    }
 }
 
 /// What an unfinished create may have made.
@@ -184,6 +209,8 @@ mod tests {
                 stopped_since: None,
                 last_activity: None,
                 key_delivered_at: None,
+                last_started: None,
+                key_source: Default::default(),
                 notices_sent: vec![],
                 pending_create: None,
                 destroying: None,

@@ -92,16 +92,17 @@ impl Users {
             })
     }
 
-    /// The 1Password reference of a user's Tailscale key.
-    pub fn op_reference(&self, user: &str) -> String {
-        self.file
-            .derived
-            .per_user
-            .get(user)
-            .map(|d| d.op_reference.clone())
-            .unwrap_or_else(|| {
-                devbox_schema::model::naming::op_reference(&self.file.containers.op_vault, user)
-            })
+    /// The 1Password reference of a user's Tailscale key; None when users.nix has no vault.
+    pub fn op_reference(&self, user: &str) -> Option<String> {
+        let vault = self.file.containers.op_vault.as_deref()?;
+        Some(
+            self.file
+                .derived
+                .per_user
+                .get(user)
+                .and_then(|d| d.op_reference.clone())
+                .unwrap_or_else(|| devbox_schema::model::naming::op_reference(vault, user)),
+        )
     }
 
     /// The Tailscale tags of a user's containers.
@@ -145,9 +146,27 @@ mod tests {
         assert!(u.caller(0).unwrap().is_admin);
         assert_eq!(u.caller(4242), None);
         assert_eq!(
-            u.op_reference("alice"),
-            "op://DevBox/alice-tailscale-authkey/password"
+            u.op_reference("alice").as_deref(),
+            Some("op://DevBox/alice-tailscale-authkey/password")
         );
+    }
+
+    #[test]
+    fn a_users_file_without_a_vault_has_no_1password_references() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+        v["containers"]["opVault"] = serde_json::Value::Null;
+        for u in ["alice", "bob"] {
+            v["derived"]["perUser"][u]
+                .as_object_mut()
+                .unwrap()
+                .remove("opReference");
+        }
+        let u = Users::parse(&v.to_string()).unwrap();
+        assert_eq!(u.op_reference("alice"), None);
+        // A reference left in `derived` without a vault is refused (not silently used).
+        v["derived"]["perUser"]["alice"]["opReference"] =
+            "op://DevBox/alice-tailscale-authkey/password".into();
+        assert!(Users::parse(&v.to_string()).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The whole lifecycle against real Podman with the testbed image (real devbox-entrypoint, fake
 //! tailnet) and real Unix users: create, list, status, stop, start, rotate-key, logs, destroy,
-//! kept volumes, resource limits.
+//! kept volumes, resource limits, a slow first start (kept), doctor's 1Password checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -416,4 +416,174 @@ fn doctor_reports_all_good_and_completions_and_man_page_render() {
     );
     let man = ok(w.ctl_as(w.user(0), &["man"]));
     assert!(man.contains(".TH") && man.contains("Exit codes"), "{man}");
+}
+
+/// The owner's users.nix identity configures git in their container: the entrypoint writes it
+/// (root's file on the tmpfs) from what devboxd passes, and the image's system gitconfig
+/// includes it; nothing on the shared volume.
+#[host_test]
+fn the_owners_git_identity_configures_git_in_the_container() {
+    let w = World::new(&[("a", false), ("m", true)], Options::default());
+    let a = w.user(0);
+    let name = w.name("git");
+    ok(w.ctl_as(a, &["create", &name]));
+    let exec = |args: &[&str]| {
+        let o = devbox_test_kit::host_program("podman")
+            .arg("exec")
+            .arg(&name)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", both(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let text = exec(&["cat", "/run/devbox/gitconfig"]);
+    assert_eq!(
+        exec(&["stat", "-c", "%u %a", "/run/devbox/gitconfig"]),
+        "0 644"
+    );
+    // Read back by real git.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gitconfig");
+    std::fs::write(&file, &text).unwrap();
+    let get = |key: &str| {
+        let o = devbox_test_kit::host_program("git")
+            .args(["config", "--file"])
+            .arg(&file)
+            .args(["--get", key])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{key}: {text}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(get("user.name"), "Test User 0");
+    assert_eq!(get("user.email"), format!("{}@example.org", a.name));
+    assert_eq!(get("github.user"), a.name);
+    // Nothing was put on the home volume for it.
+    let home = exec(&["ls", "-a", "/home/dev"]);
+    assert!(!home.contains(".gitconfig"), "{home}");
+}
+
+#[host_test]
+fn a_slow_first_start_is_kept_running_and_says_what_is_pending() {
+    // A control plane that answers logins after 20 s (a slow link), shared with the container.
+    let tailnet = tempfile::tempdir().unwrap();
+    devbox_test_kit::fake_tailscale::Control::at(tailnet.path().join("control.json"))
+        .set_login_delay(20_000)
+        .unwrap();
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            ready_timeout_secs: 3,
+            extra_config: serde_json::json!({
+                "testHooks": true,
+                "userns": "",
+                "testBindMounts": [format!("{}:/var/lib/fake-tailscale", tailnet.path().display())],
+            }),
+            ..Options::default()
+        },
+    );
+    let a = w.user(0);
+    let name = w.name("slow");
+    let out = w.ctl_as(a, &["create", &name]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("keeps starting in the background")
+            && err.contains("still pending: tailnet login")
+            && err.contains(&format!("`devbox-ctl logs -f {name}`")),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("not ready"), "{}", stdout(&out));
+    // Kept: nothing rolled back, the user has nothing to redo.
+    assert_eq!(w.podman_containers(), vec![name.clone()]);
+    let status = ok(w.ctl_as(a, &["status", &name]));
+    assert!(
+        status.contains("phase:") && status.contains(&format!("devbox-ctl logs -f {name}")),
+        "{status}"
+    );
+    let list = ok(w.ctl_as(a, &["--json", "list"]));
+    assert!(list.contains("\"desired\": \"running\""), "{list}");
+    // It gets ready by itself once the login answers.
+    devbox_test_kit::poll_until(std::time::Duration::from_secs(90), "ready later", || {
+        let o = w.ctl_as(a, &["--json", "status", &name]);
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        (s["entrypoint"]["ready"] == serde_json::Value::Bool(true)).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", w.daemon_log()));
+}
+
+/// `doctor` proves the service-account token works and that the caller's item exists and is
+/// readable, never printing the key; each failure names its fix.
+#[host_test]
+fn doctor_proves_the_token_and_the_callers_item_and_names_each_fix() {
+    let w = World::new(
+        &[("a", false), ("b", false), ("m", true)],
+        Options::default(),
+    );
+    let store_path = w.dir.path().join("op-store.json");
+    let store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&store_path).unwrap()).unwrap();
+
+    // All good: the token is accepted (as the service account) and the item read, not shown.
+    let out = ok(w.ctl_as(w.user(0), &["doctor"]));
+    assert!(
+        out.contains("ok   1password") && out.contains("SERVICE_ACCOUNT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   your-key")
+            && out.contains(&format!("{}-tailscale-authkey", w.user(0).name)),
+        "{out}"
+    );
+    assert!(!out.contains(w.key_of(&w.user(0).name)), "{out}");
+    let op_log = std::fs::read_to_string(&w.op_log).unwrap();
+    assert!(op_log.contains("\"--me\""), "{op_log}");
+    // root has no item of its own: only the token is checked.
+    let root = both(&w.ctl_root(&["doctor"]));
+    assert!(
+        root.contains("ok   1password") && !root.contains("your-key"),
+        "{root}"
+    );
+
+    // The caller's item is missing: the token still works; the fix says what to create.
+    let mut s = store.clone();
+    s["items"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.contains(&format!("/{}-tailscale-authkey/", w.user(1).name)));
+    std::fs::write(&store_path, s.to_string()).unwrap();
+    let o = w.ctl_as(w.user(1), &["doctor"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(8), "{}", both(&o));
+    assert!(out.contains("ok   1password"), "{out}");
+    assert!(
+        out.contains("FAIL your-key")
+            && out.contains("isn't an item")
+            && out.contains(&format!("`{}-tailscale-authkey`", w.user(1).name))
+            && out.contains("--auth-key-stdin"),
+        "{out}"
+    );
+
+    // A wrong (revoked, expired) token: found by doctor, not at the next create.
+    let mut s = store.clone();
+    s["token"] = "ops_SOMETHING_ELSE".into();
+    std::fs::write(&store_path, s.to_string()).unwrap();
+    let o = w.ctl_as(w.user(2), &["doctor"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(8), "{}", both(&o));
+    assert!(
+        out.contains("FAIL 1password")
+            && out.contains("invalid service account token")
+            && out.contains("new service-account token"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("your-key"),
+        "no item check without a working token: {out}"
+    );
+    let token =
+        std::fs::read_to_string(w.dir.path().join("creds/op-service-account-token")).unwrap();
+    assert!(!out.contains(token.trim()));
+    std::fs::write(&store_path, store.to_string()).unwrap();
 }

@@ -749,3 +749,79 @@ fn activity_reported_by_the_entrypoint_moves_the_idle_deadline() {
     );
     assert_eq!(podman_state(&name).as_deref(), Some("running"));
 }
+
+#[host_test]
+fn every_start_restarts_the_idle_clock_admin_and_reconciler_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock_path = dir.path().join("now");
+    // A day ahead of the wall clock: the entrypoint's own activity reports never move deadlines.
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 86_400).unwrap();
+    let clock = TestClock {
+        path: clock_path.clone(),
+        t0,
+    };
+    clock.set_hours(0.0);
+    let w = World::new(
+        &[("a", false), ("m", true)],
+        Options {
+            extra_config: serde_json::json!({
+                "testHooks": true,
+                "testClockFile": clock_path,
+                "reconcileIntervalSecs": 3600,
+            }),
+            ready_timeout_secs: READY_SECS,
+            ..Options::default()
+        },
+    );
+    let (a, admin) = (w.user(0), w.user(1));
+    let name = w.name("clock");
+    ok(w.ctl_as(a, &["create", &name]));
+    let next_stop = |w: &World| -> String {
+        let plan: LifecyclePlan =
+            serde_json::from_str(&ok(w.ctl_as(a, &["--json", "gc", "--dry-run"]))).unwrap();
+        let next = plan.containers[0].next.clone().unwrap();
+        assert_eq!(next.action, "stop");
+        next.at
+    };
+    let at_hours = |h: i64| {
+        t0.checked_add(jiff::SignedDuration::from_hours(h))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(next_stop(&w), at_hours(7 * 24));
+
+    // 8 days without activity (no pass ran meanwhile); an admin stops and starts it.
+    clock.set_hours(8.0 * 24.0);
+    ok(w.ctl_as(admin, &["stop", &name]));
+    ok(w.ctl_as(admin, &["start", &name]));
+    assert_eq!(next_stop(&w), at_hours(15 * 24), "an admin's start");
+    clock.set_hours(8.0 * 24.0 + 1.0);
+    gc(&w);
+    assert_eq!(
+        podman_state(&name).as_deref(),
+        Some("running"),
+        "stopped right after an admin started it\n{}",
+        w.daemon_log()
+    );
+
+    // Idle again beyond 7 days; the container dies and the reconciler starts it again.
+    clock.set_hours(16.0 * 24.0);
+    podman_kill(&name);
+    poll_until(Duration::from_secs(60), "container killed", || {
+        (podman_state(&name).as_deref() != Some("running")).then_some(())
+    })
+    .unwrap();
+    gc(&w);
+    assert_eq!(
+        podman_state(&name).as_deref(),
+        Some("running"),
+        "the reconciler's start was followed by an idle stop\n{}",
+        w.daemon_log()
+    );
+    assert_eq!(next_stop(&w), at_hours(23 * 24), "the reconciler's start");
+    assert!(
+        notices(&w, a).iter().all(|n| n.kind != NoticeKind::Stopped),
+        "{:?}",
+        notices(&w, a)
+    );
+}

@@ -8,6 +8,10 @@
 //!   -> "not currently signed in" error, wrong token -> "invalid service account token", exit 1.
 //! - Unknown item -> "could not read secret ... isn't an item", exit 1; malformed reference ->
 //!   "invalid secret reference", exit 1.
+//! - `op user get --me [--format json]`: what 1Password's service-account docs give to check the
+//!   token ("make sure the service account is configured"): the account's ID, name, state and
+//!   `SERVICE_ACCOUNT` type, exit 0; no token / a wrong one: the same errors as `read`. The
+//!   store's optional `"serviceAccount": "NAME"` names it (default `devbox`).
 //!
 //! Configuration (environment):
 //! - `FAKE_OP_STORE`: JSON file `{"token": "EXPECTED-TOKEN", "items": {"op://v/i/f": "value"}}`.
@@ -48,6 +52,84 @@ fn log(args: &[String], token_present: bool) {
     }
 }
 
+/// The store, once the token is accepted (the same checks for every command).
+fn authenticate(token: &str) -> Result<serde_json::Value, ExitCode> {
+    if token.is_empty() {
+        return Err(fail(
+            "You are not currently signed in. Please run `op signin --help` for instructions",
+        ));
+    }
+    let store: serde_json::Value = match std::env::var("FAKE_OP_STORE") {
+        Ok(path) => match std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
+            Some(v) => v,
+            None => return Err(fail(&format!("fake-op: cannot read FAKE_OP_STORE {path}"))),
+        },
+        Err(_) => serde_json::json!({}),
+    };
+    if let Some(expected) = store.get("token").and_then(|t| t.as_str()) {
+        if expected != token {
+            return Err(fail(
+                "invalid service account token: the token is malformed or was revoked",
+            ));
+        }
+    }
+    Ok(store)
+}
+
+/// `op user get --me [--format json|--format=json]`.
+fn user_get_me(args: &[String], token: &str) -> ExitCode {
+    let mut json = false;
+    let mut me = false;
+    let mut i = 0;
+    match args.first().map(String::as_str) {
+        Some("get") => i += 1,
+        Some(other) => return fail(&format!("unknown command \"{other}\" for \"op user\"")),
+        None => return fail("op user: a subcommand is required"),
+    }
+    while i < args.len() {
+        match args[i].as_str() {
+            "--me" => me = true,
+            "--format=json" => json = true,
+            "--format" if args.get(i + 1).map(String::as_str) == Some("json") => {
+                json = true;
+                i += 1;
+            }
+            s if s.starts_with('-') => return fail(&format!("unknown flag: {s}")),
+            _ => return fail("fake-op: only `op user get --me` is modelled"),
+        }
+        i += 1;
+    }
+    if !me {
+        return fail("fake-op: only `op user get --me` is modelled");
+    }
+    let store = match authenticate(token) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let name = store
+        .get("serviceAccount")
+        .and_then(|v| v.as_str())
+        .unwrap_or("devbox");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": "FAKESERVICEACCOUNTID0000000",
+                "name": name,
+                "email": format!("{name}@fake.1password.invalid"),
+                "type": "SERVICE_ACCOUNT",
+                "state": "ACTIVE",
+            })
+        );
+    } else {
+        println!("ID:      FAKESERVICEACCOUNTID0000000\nName:    {name}\nState:   ACTIVE\nType:    SERVICE_ACCOUNT");
+    }
+    ExitCode::SUCCESS
+}
+
 fn valid_reference(r: &str) -> bool {
     let Some(rest) = r.strip_prefix("op://") else {
         return false;
@@ -71,6 +153,7 @@ fn main() -> ExitCode {
             println!("2.30.0-fake");
             return ExitCode::SUCCESS;
         }
+        Some("user") => return user_get_me(&args[1..], &token),
         Some("read") => {}
         Some(other) => return fail(&format!("unknown command \"{other}\" for \"op\"")),
         None => {
@@ -91,26 +174,10 @@ fn main() -> ExitCode {
     let Some(reference) = reference else {
         return fail("accepts 1 arg(s), received 0");
     };
-    if token.is_empty() {
-        return fail(
-            "You are not currently signed in. Please run `op signin --help` for instructions",
-        );
-    }
-    let store: serde_json::Value = match std::env::var("FAKE_OP_STORE") {
-        Ok(path) => match std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-        {
-            Some(v) => v,
-            None => return fail(&format!("fake-op: cannot read FAKE_OP_STORE {path}")),
-        },
-        Err(_) => serde_json::json!({}),
+    let store = match authenticate(&token) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    if let Some(expected) = store.get("token").and_then(|t| t.as_str()) {
-        if expected != token {
-            return fail("invalid service account token: the token is malformed or was revoked");
-        }
-    }
     if !valid_reference(&reference) {
         return fail(&format!(
             "could not read secret {reference}: invalid secret reference: must be of the form op://<vault>/<item>/[section/]<field>"

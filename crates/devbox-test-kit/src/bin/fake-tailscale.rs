@@ -150,6 +150,13 @@ fn up(socket: &Path, args: &[String]) -> CliResult {
             )),
         };
     let control = Control::from_env();
+    // A slow control plane: the login answers late (outside the lock, as the real one would).
+    let delay = control
+        .update(|s, _| s.login_delay_ms)
+        .map_err(|e| (1, e.to_string()))?;
+    if delay > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+    }
     let existing = node.device.as_ref().map(|d| d.id.clone());
     let login = control
         .update(|s, permissive| {

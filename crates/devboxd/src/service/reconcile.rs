@@ -164,7 +164,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 !(n.container == name
                     && matches!(
                         n.kind,
-                        NoticeKind::StopWarning | NoticeKind::DestroyWarning | NoticeKind::Stopped
+                        NoticeKind::StopWarning
+                            | NoticeKind::DestroyWarning
+                            | NoticeKind::Stopped
+                            | NoticeKind::KeyNeeded
                     ))
             });
         });
@@ -479,6 +482,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .collect();
         if !gone.is_empty() {
             tracing::info!(?gone, "forgetting state of containers that no longer exist");
+            for n in &gone {
+                self.forget_key(n);
+            }
             self.update_whole_state(|s| {
                 for n in &gone {
                     s.containers.remove(n);
@@ -489,6 +495,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                                 NoticeKind::StopWarning
                                     | NoticeKind::DestroyWarning
                                     | NoticeKind::Stopped
+                                    | NoticeKind::KeyNeeded
                             ))
                     });
                 }
@@ -604,9 +611,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         if desired != Some(DesiredState::Running) {
             return;
         }
+        if self.key_source(name) == crate::state::KeySource::User && self.held_key(name).is_none() {
+            self.park_for_key(name).await;
+            return;
+        }
         tracing::info!(container = %name, "reconcile: starting (desired running)");
         let r = self
-            .start_locked(&Caller::system(), name, &|_: &str| {})
+            .start_locked(&Caller::system(), name, None, &|_: &str| {})
             .await
             .map(|_| ());
         if let Err(e) = &r {
@@ -659,6 +670,41 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             "audit"
         );
         Ok(true)
+    }
+
+    /// A desired-running container whose key the user supplied, after devboxd restarted (the
+    /// key was held in memory only): it stays stopped (desired stopped, so the stopped clock
+    /// runs) and the owner is told how to start it again.
+    async fn park_for_key(&self, name: &str) {
+        let now = self.clock.now();
+        let mut owner = String::new();
+        let r = self.update_state(name, |s| {
+            if let Some(e) = s.get_mut(name) {
+                e.desired = DesiredState::Stopped;
+                e.stopped_since = Some(now);
+                owner = e.owner.clone();
+            }
+        });
+        tracing::warn!(container = %name, "reconcile: not started: its user-supplied key is not held (devboxd restarted)");
+        self.audit_system(
+            "reconcile-start",
+            name,
+            &r.clone().and(Err(super::key_not_held(name))),
+        );
+        if r.is_err() {
+            return;
+        }
+        let notice = Notice {
+            container: name.to_string(),
+            owner,
+            kind: NoticeKind::KeyNeeded,
+            message: format!("{name} was not started again after devboxd restarted: it uses a Tailscale auth key you supplied, which devboxd keeps in memory only. Start it with `devbox-ctl start {name} --auth-key-stdin`, or go back to your 1Password key with `devbox-ctl rotate-key {name}` and `devbox-ctl start {name}`"),
+            deadline: None,
+            created_at: now.to_string(),
+        };
+        if let Err(e) = self.notify(notice).await {
+            tracing::error!(container = %name, error = %e, "cannot record the key-needed notice");
+        }
     }
 
     /// Finishes an interrupted stop, refreshes activity, sends due warnings, and applies idle
@@ -799,8 +845,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         };
         let state = self.state.load().map_err(internal)?;
         let stale = |n: &Notice| {
-            matches!(n.kind, NoticeKind::Stopped | NoticeKind::Destroyed)
-                && n.created_at.parse::<Timestamp>().is_ok_and(|t| t < cutoff)
+            matches!(
+                n.kind,
+                NoticeKind::Stopped | NoticeKind::Destroyed | NoticeKind::KeyNeeded
+            ) && n.created_at.parse::<Timestamp>().is_ok_and(|t| t < cutoff)
         };
         if state.notices.iter().any(stale) {
             self.update_whole_state(|s| s.notices.retain(|n| !stale(n)))?;
@@ -827,6 +875,8 @@ fn adopted(c: &ContainerRecord, owner: &str, now: Timestamp) -> ContainerState {
         stopped_since: (!c.running()).then_some(now),
         last_activity: Some(now),
         key_delivered_at: None,
+        last_started: None,
+        key_source: Default::default(),
         notices_sent: vec![],
         pending_create: None,
         destroying: None,

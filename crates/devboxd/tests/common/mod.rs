@@ -548,6 +548,84 @@ impl World {
         cmd.output().unwrap()
     }
 
+    /// Runs devbox-ctl as a test user with `input` on its stdin (a pipe).
+    pub fn ctl_as_stdin(&self, user: &TestUser, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = devbox_test_kit::host_program("runuser")
+            .arg("-u")
+            .arg(&user.name)
+            .arg("--")
+            .arg(&self.ctl)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // The CLI may fail before reading (bad arguments): a closed pipe is not the test's error.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs devbox-ctl as a test user on a pseudo-terminal and types `input` only once `prompt`
+    /// was shown (typed earlier, the terminal would echo it before the prompt turns echo off).
+    /// Returns everything the terminal showed, and the exit status.
+    pub fn ctl_as_tty_after(
+        &self,
+        user: &TestUser,
+        args: &[&str],
+        prompt: &str,
+        input: &str,
+    ) -> (String, std::process::ExitStatus) {
+        use std::io::{Read, Write};
+        let mut line = format!(
+            "runuser -u {} -- {} --socket {}",
+            user.name,
+            self.ctl.display(),
+            self.socket.display()
+        );
+        for a in args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        let mut child = devbox_test_kit::host_program("script")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = shown.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut stdin = child.stdin.take().unwrap();
+        poll_until(Duration::from_secs(60), "the prompt", || {
+            String::from_utf8_lossy(&shown.lock().unwrap())
+                .contains(prompt)
+                .then_some(())
+        })
+        .unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        reader.join().unwrap();
+        let text = String::from_utf8_lossy(&shown.lock().unwrap()).to_string();
+        (text, status)
+    }
+
     /// Runs devbox-ctl as a test user on a pseudo-terminal (util-linux `script`), typing `input`.
     pub fn ctl_as_tty(&self, user: &TestUser, args: &[&str], input: &str) -> Output {
         use std::io::Write;
