@@ -305,10 +305,18 @@ fn a_daemon_killed_mid_create_undoes_it_at_the_next_start() {
     assert_eq!(w.podman_volumes().len(), 1, "half made before the restart");
 
     w.restart_daemon();
+    // The undo removes the container, the volume and the network, then forgets the create:
+    // wait for all of it (the state is written last).
     devbox_test_kit::poll_until(
         std::time::Duration::from_secs(30),
         "the reconciler to undo the create",
-        || (w.podman_containers().is_empty() && w.podman_volumes().is_empty()).then_some(()),
+        || {
+            let state = std::fs::read_to_string(&state_file).unwrap_or_default();
+            (w.podman_containers().is_empty()
+                && w.podman_volumes().is_empty()
+                && !state.contains(&name))
+            .then_some(())
+        },
     )
     .unwrap();
     let state = std::fs::read_to_string(&state_file).unwrap();
