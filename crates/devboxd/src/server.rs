@@ -359,26 +359,28 @@ fn stepper(tx: mpsc::UnboundedSender<Event>) -> impl Fn(&str) + Send + Sync {
 }
 
 pub fn router<E: Engine, S: SecretSource, C: Clock>(app: Shared<E, S, C>) -> Router {
+    // The same patterns the client builds its paths from.
+    use devbox_api::routes;
     Router::new()
-        .route("/v1/whoami", get(whoami::<E, S, C>))
-        .route("/v1/doctor", get(doctor::<E, S, C>))
+        .route(routes::WHOAMI, get(whoami::<E, S, C>))
+        .route(routes::DOCTOR, get(doctor::<E, S, C>))
         .route(
-            "/v1/containers",
+            routes::CONTAINERS,
             get(list::<E, S, C>).post(create::<E, S, C>),
         )
         .route(
-            "/v1/containers/{name}",
+            routes::CONTAINER,
             get(status::<E, S, C>).delete(destroy::<E, S, C>),
         )
-        .route("/v1/containers/{name}/start", post(start::<E, S, C>))
-        .route("/v1/containers/{name}/stop", post(stop::<E, S, C>))
-        .route("/v1/containers/{name}/rotate-key", post(rotate::<E, S, C>))
-        .route("/v1/containers/{name}/logs", get(logs::<E, S, C>))
-        .route("/v1/containers/{name}/keep", post(keep::<E, S, C>))
-        .route("/v1/notices", get(notices::<E, S, C>))
-        .route("/v1/volumes", get(volumes::<E, S, C>))
-        .route("/v1/lifecycle", get(plan::<E, S, C>))
-        .route("/v1/reconcile", post(reconcile::<E, S, C>))
+        .route(routes::START, post(start::<E, S, C>))
+        .route(routes::STOP, post(stop::<E, S, C>))
+        .route(routes::ROTATE_KEY, post(rotate::<E, S, C>))
+        .route(routes::LOGS, get(logs::<E, S, C>))
+        .route(routes::KEEP, post(keep::<E, S, C>))
+        .route(routes::NOTICES, get(notices::<E, S, C>))
+        .route(routes::VOLUMES, get(volumes::<E, S, C>))
+        .route(routes::LIFECYCLE, get(plan::<E, S, C>))
+        .route(routes::RECONCILE, post(reconcile::<E, S, C>))
         .with_state(app)
 }
 
