@@ -356,3 +356,6 @@ impl Client {
 fn decode<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ClientError> {
     serde_json::from_value(v).map_err(|e| ClientError::Protocol(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests;
