@@ -178,7 +178,10 @@ impl Podman {
     }
 
     /// `reference`: a full ID or a name; the caller checks that the answer is what it asked for.
-    pub(super) async fn inspect_raw(&self, reference: &str) -> Result<Option<ContainerRecord>, EngineError> {
+    pub(super) async fn inspect_raw(
+        &self,
+        reference: &str,
+    ) -> Result<Option<ContainerRecord>, EngineError> {
         let (status, v) = self
             .raw_get(&format!("/containers/{}/json", query_escape(reference)))
             .await?;
