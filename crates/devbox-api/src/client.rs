@@ -119,7 +119,9 @@ impl Client {
         }
     }
 
-    /// A request with an optional JSON body, decoding a JSON answer.
+    /// A request with an optional JSON body, decoding a JSON answer. The typed calls below are
+    /// the interface; this and [`Client::operation`] stay public for what no typed call sends
+    /// (the daemon's tests of malformed bodies).
     pub async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
