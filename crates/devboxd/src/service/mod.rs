@@ -36,6 +36,7 @@ use tokio::sync::Mutex;
 
 use crate::clock::Clock;
 use crate::engine::{ContainerRecord, Engine, EngineError};
+use crate::lifecycle::Rules;
 use crate::secrets::{SecretError, SecretSource};
 use crate::state::{ContainerState, StateStore};
 use crate::users::{Caller, Users};
@@ -257,6 +258,8 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         }
     }
 
+    // ---- What is ours, whose it is, and who may act on it.
+
     fn base_labels(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
@@ -314,27 +317,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }))
     }
 
-    fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
-        match result {
-            Ok(()) => tracing::info!(
-                target: "devbox::audit",
-                uid = caller.uid, user = %caller.user, action, container = name, result = "ok",
-                "audit"
-            ),
-            Err(e) => tracing::warn!(
-                target: "devbox::audit",
-                uid = caller.uid, user = %caller.user, action, container = name, result = "error",
-                code = ?e.code, error = %e.message,
-                "audit"
-            ),
-        }
-    }
-
-    fn desired(&self, name: &str) -> Option<DesiredState> {
-        self.state
-            .load()
-            .ok()
-            .and_then(|s| s.containers.get(name).map(|c| c.desired))
+    async fn ours(&self) -> Result<Vec<ContainerRecord>, ApiError> {
+        self.engine
+            .list_by_labels(&self.base_labels())
+            .await
+            .map_err(engine_err)
     }
 
     /// Finds a managed container and checks the caller may act on it.
@@ -362,12 +349,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(c)
     }
 
-    async fn ours(&self) -> Result<Vec<ContainerRecord>, ApiError> {
-        self.engine
-            .list_by_labels(&self.base_labels())
-            .await
-            .map_err(engine_err)
-    }
+    // ---- The two lock levels: admission (`lock`, create only) and one lock per container.
 
     /// How many container locks the table holds (for tests: it must not grow with every name
     /// anyone asks about).
@@ -403,6 +385,15 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         Ok(self.container_lock(name).lock_owned().await)
     }
 
+    // ---- The state file: intent and history Podman cannot know.
+
+    fn desired(&self, name: &str) -> Option<DesiredState> {
+        self.state
+            .load()
+            .ok()
+            .and_then(|s| s.containers.get(name).map(|c| c.desired))
+    }
+
     fn update_state(
         &self,
         name: &str,
@@ -422,6 +413,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         })
     }
 
+    /// Read-modify-write of the whole state file (notices, cleanups, kept volumes).
+    pub(crate) fn update_whole_state(
+        &self,
+        f: impl FnOnce(&mut crate::state::State),
+    ) -> Result<(), ApiError> {
+        let _state = self
+            .state_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self.state.load().map_err(internal)?;
+        f(&mut s);
+        self.state.save(&s).map_err(internal)
+    }
+
     /// Drops a container's state entry (best effort: used on paths that already fail).
     fn forget(&self, name: &str) {
         if let Err(e) = self.update_state(name, |s| {
@@ -430,6 +435,38 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             tracing::error!(container = name, error = %e, "cannot drop state entry");
         }
     }
+
+    /// Drops the warnings (and the "was stopped" notice) of a container whose clock was reset.
+    pub(crate) fn drop_warnings(&self, name: &str) {
+        let r = self.update_whole_state(|s| {
+            s.notices.retain(|n| {
+                !(n.container == name
+                    && matches!(
+                        n.kind,
+                        NoticeKind::StopWarning
+                            | NoticeKind::DestroyWarning
+                            | NoticeKind::Stopped
+                            | NoticeKind::KeyNeeded
+                    ))
+            });
+        });
+        if let Err(e) = r {
+            tracing::error!(container = name, error = %e, "cannot drop notices");
+        }
+    }
+
+    /// The lifecycle rules as users.nix and the daemon config set them.
+    pub fn rules(&self) -> Rules {
+        let p = &self.users.file.containers;
+        Rules {
+            idle_stop_days: p.idle_stop_days,
+            stopped_destroy_days: p.stopped_destroy_days,
+            stop_notice_hours: self.settings.notice_hours_before_stop.clone(),
+            destroy_notice_hours: self.settings.notice_hours_before_destroy.clone(),
+        }
+    }
+
+    // ---- Home volumes.
 
     /// Removes the home volume of `owner`'s container `name`: the volume of exactly that name,
     /// and only if its labels say it is that (managed, this instance, that owner and name).
@@ -458,6 +495,34 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(()) | Err(EngineError::NotFound(_)) => Ok(true),
             Err(e) => Err(engine_err(e)),
         }
+    }
+
+    // ---- Audit and test hooks.
+
+    fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
+        match result {
+            Ok(()) => tracing::info!(
+                target: "devbox::audit",
+                uid = caller.uid, user = %caller.user, action, container = name, result = "ok",
+                "audit"
+            ),
+            Err(e) => tracing::warn!(
+                target: "devbox::audit",
+                uid = caller.uid, user = %caller.user, action, container = name, result = "error",
+                code = ?e.code, error = %e.message,
+                "audit"
+            ),
+        }
+    }
+
+    /// Audits an action the daemon took on its own (reconciler, rollback).
+    fn audit_system(&self, action: &str, name: &str, result: &Result<(), ApiError>) {
+        let system = Caller {
+            uid: 0,
+            user: "devboxd".into(),
+            is_admin: true,
+        };
+        self.audit(&system, action, name, result);
     }
 
     /// TEST HOOK (`faultInjection: "pause-after:STEP:MILLIS"`, refused unless `testHooks`): the
@@ -491,49 +556,6 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             let _ =
                 nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
             std::process::abort();
-        }
-    }
-
-    /// Audits an action the daemon took on its own (reconciler, rollback).
-    fn audit_system(&self, action: &str, name: &str, result: &Result<(), ApiError>) {
-        let system = Caller {
-            uid: 0,
-            user: "devboxd".into(),
-            is_admin: true,
-        };
-        self.audit(&system, action, name, result);
-    }
-
-    /// Read-modify-write of the whole state file (notices, cleanups, kept volumes).
-    pub(crate) fn update_whole_state(
-        &self,
-        f: impl FnOnce(&mut crate::state::State),
-    ) -> Result<(), ApiError> {
-        let _state = self
-            .state_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut s = self.state.load().map_err(internal)?;
-        f(&mut s);
-        self.state.save(&s).map_err(internal)
-    }
-
-    /// Drops the warnings (and the "was stopped" notice) of a container whose clock was reset.
-    pub(crate) fn drop_warnings(&self, name: &str) {
-        let r = self.update_whole_state(|s| {
-            s.notices.retain(|n| {
-                !(n.container == name
-                    && matches!(
-                        n.kind,
-                        NoticeKind::StopWarning
-                            | NoticeKind::DestroyWarning
-                            | NoticeKind::Stopped
-                            | NoticeKind::KeyNeeded
-                    ))
-            });
-        });
-        if let Err(e) = r {
-            tracing::error!(container = name, error = %e, "cannot drop notices");
         }
     }
 }

@@ -9,23 +9,12 @@ use devbox_api::{
 use super::{adopted, internal, Service, LABEL_OWNER};
 use crate::clock::Clock;
 use crate::engine::{ContainerRecord, Engine};
-use crate::lifecycle::{self, Rules};
+use crate::lifecycle;
 use crate::secrets::SecretSource;
 use crate::state::ContainerState;
 use crate::users::Caller;
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
-    /// The lifecycle rules as users.nix and the daemon config set them.
-    pub fn rules(&self) -> Rules {
-        let p = &self.users.file.containers;
-        Rules {
-            idle_stop_days: p.idle_stop_days,
-            stopped_destroy_days: p.stopped_destroy_days,
-            stop_notice_hours: self.settings.notice_hours_before_stop.clone(),
-            destroy_notice_hours: self.settings.notice_hours_before_destroy.clone(),
-        }
-    }
-
     /// Postpones the automatic actions: counts as activity (running) or restarts the stopped
     /// clock (stopped).
     pub async fn keep(&self, caller: &Caller, name: &str) -> Result<PlanItem, ApiError> {
