@@ -426,6 +426,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .len()
     }
 
+    /// How many user-supplied keys devboxd holds in memory (for tests: a create that failed
+    /// must not keep one).
+    pub fn held_key_count(&self) -> usize {
+        self.held_keys().len()
+    }
+
     /// The lock of one container (created on first use).
     fn container_lock(&self, name: &str) -> Arc<Mutex<()>> {
         let mut map = self
