@@ -127,6 +127,7 @@ struct World {
     answers: Vec<ExecAnswer>,
     hung: usize,
     made: u64,
+    bridges: u64,
 }
 
 impl World {
@@ -546,9 +547,11 @@ impl Engine for FakeEngine {
                     "network name {name} already used: network already exists"
                 )));
             }
+            // Every network a bridge of its own (Podman does not reuse one while it exists).
+            w.bridges += 1;
             let n = NetworkRecord {
                 name: name.to_string(),
-                interface: format!("podman{}", w.networks.len() + 1),
+                interface: format!("podman{}", w.bridges),
                 labels: labels.clone(),
             };
             w.networks.insert(name.to_string(), n.clone());

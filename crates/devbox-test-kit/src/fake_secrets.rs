@@ -1,11 +1,13 @@
-//! `FakeSecrets`: an in-memory FAKE of devboxd's `SecretSource` (1Password's `op read`), and
-//! `TestClock`, a clock a test moves by hand. For in-process tests of the daemon's core.
+//! `FakeSecrets`: an in-memory FAKE of devboxd's `SecretSource` (1Password's `op read`),
+//! `FakeNft`, a FAKE of `nft -f -` for devboxd's firewall, and `TestClock`, a clock a test moves
+//! by hand. For in-process tests of the daemon's core.
 //!
 //! `FakeSecrets` answers the references it was given, counts every read, and can refuse: all
 //! reads (1Password down, a revoked token) or one reference (an item that does not exist), with
 //! the errors `op` gives for them. It does not model 1Password's own rate limits or latency.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use devboxd::clock::Clock;
@@ -110,5 +112,55 @@ impl TestClock {
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         *self.now_mut()
+    }
+}
+
+/// The FAKE `nft`: keeps every ruleset devboxd installs, or refuses them (as `nft` does without
+/// CAP_NET_ADMIN). It does not parse or apply the rules. Clones share one record.
+#[derive(Debug, Clone, Default)]
+pub struct FakeNft {
+    scripts: Arc<Mutex<Vec<String>>>,
+    refuse: Arc<AtomicBool>,
+}
+
+impl FakeNft {
+    /// devboxd's firewall for `instance`, installing into this fake.
+    pub fn firewall(&self, instance: &str) -> devboxd::firewall::Firewall {
+        let (scripts, refuse) = (self.scripts.clone(), self.refuse.clone());
+        devboxd::firewall::Firewall::new("nft".into(), instance, vec![], false).with_installer(
+            move |script| {
+                if refuse.load(Ordering::SeqCst) {
+                    return Err(
+                        "nft refused the isolation rules: Operation not permitted (fake)".into(),
+                    );
+                }
+                scripts
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(script.to_string());
+                Ok(())
+            },
+        )
+    }
+
+    /// Every later install fails (`false`: they work again).
+    pub fn refuse(&self, refuse: bool) {
+        self.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// The last ruleset installed.
+    pub fn last(&self) -> Option<String> {
+        self.scripts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last()
+            .cloned()
+    }
+
+    pub fn installs(&self) -> usize {
+        self.scripts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }

@@ -53,6 +53,12 @@ async fn concurrent_creates_of_one_user_stop_at_exactly_the_per_user_limit() {
     assert_eq!(world.engine.containers().len(), 5);
     assert_eq!(managed_volumes(&world.engine).len(), 5);
     assert_eq!(world.engine.networks().len(), 5);
+    // The isolation rules name exactly the five bridges.
+    let rules = world.ruleset();
+    for n in world.engine.networks() {
+        assert!(rules.contains(&format!("\"{}\"", n.interface)), "{rules}");
+    }
+    assert!(!rules.contains("\"podman6\""), "{rules}");
     let state = world.state();
     assert_eq!(state.containers.len(), 5);
     assert!(state

@@ -179,15 +179,30 @@ async fn a_container_that_stops_while_starting_rolls_the_create_back() {
 
 #[tokio::test]
 async fn a_firewall_that_cannot_be_installed_rolls_the_create_back() {
+    // nft missing (the real command path), then nft refusing the rules (the fake).
     let mut world = FakeWorld::new();
-    world.nft = world.dir.path().join("no-such-nft");
+    world.nft_command = Some(world.dir.path().join("no-such-nft"));
     let svc = world.service();
     let e = svc
         .create(&caller("alice"), &req("web"), &quiet)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Unavailable, "{e:?}");
+    assert!(e.message.contains("cannot run"), "{}", e.message);
     world.assert_nothing_of("web", "no nft");
+    let world = FakeWorld::new();
+    world.nft.refuse(true);
+    let svc = world.service();
+    let e = svc
+        .create(&caller("alice"), &req("web"), &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("Operation not permitted"),
+        "{}",
+        e.message
+    );
+    world.assert_nothing_of("web", "nft refuses");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The world of devboxd's in-process tests: the daemon's core (`Service`) on the test kit's
-//! FAKE engine, FAKE 1Password and test clock, a state dir in a tempdir and a FAKE `nft` (a
-//! script that swallows the ruleset), so network isolation's code paths run too. No root, no
+//! FAKE engine, FAKE 1Password, FAKE `nft` (so network isolation's code paths run too) and test
+//! clock, with a state dir in a tempdir. No root, no
 //! Podman, no Unix accounts: users come from a users.json text.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use devbox_api::{ApiError, ContainerStatus, CreateRequest, DesiredState, ErrorCode};
 use devbox_test_kit::fake_engine::FakeEngine;
-use devbox_test_kit::fake_secrets::{FakeSecrets, TestClock};
+use devbox_test_kit::fake_secrets::{FakeNft, FakeSecrets, TestClock};
 use devboxd::engine::ExecOutput;
 use devboxd::service::{Service, Settings, ENTRYPOINT};
 use devboxd::state::{State, StateStore};
@@ -106,11 +106,14 @@ pub struct FakeWorld {
     pub engine: FakeEngine,
     pub secrets: FakeSecrets,
     pub clock: TestClock,
+    /// The state dir's parent.
     pub dir: tempfile::TempDir,
     pub users: String,
     /// Network isolation (own network per container, the fake `nft`).
     pub isolation: bool,
-    pub nft: std::path::PathBuf,
+    pub nft: FakeNft,
+    /// Some: a real `nft` command instead of the fake (e.g. one that does not exist).
+    pub nft_command: Option<std::path::PathBuf>,
 }
 
 impl FakeWorld {
@@ -123,16 +126,16 @@ impl FakeWorld {
         for (u, _, _) in USERS {
             secrets.insert(&op_reference(u), &key_of(u));
         }
-        let dir = tempfile::tempdir().unwrap();
-        let nft = dir.path().join("fake-nft");
-        // Written and closed before anything runs it.
-        std::fs::write(
-            &nft,
-            "#!/bin/sh\n# FAKE nft: keeps the last ruleset\ncat > \"$0.ruleset\"\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&nft, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // On a tmpfs where there is one: the state file is fsynced at every write, and these
+        // tests write it thousands of times (what matters here is what is written).
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+                .or_else(|_| tempfile::tempdir())
+                .unwrap()
+        } else {
+            tempfile::tempdir().unwrap()
+        };
         Self {
             engine,
             secrets,
@@ -140,7 +143,8 @@ impl FakeWorld {
             dir,
             users: users_json(USERS),
             isolation: true,
-            nft,
+            nft: FakeNft::default(),
+            nft_command: None,
         }
     }
 
@@ -150,12 +154,12 @@ impl FakeWorld {
             instance: "fake".into(),
             ready_timeout: Duration::from_secs(2),
             firewall: self.isolation.then(|| {
-                Arc::new(devboxd::firewall::Firewall::new(
-                    self.nft.clone(),
-                    "fake",
-                    vec![],
-                    false,
-                ))
+                Arc::new(match &self.nft_command {
+                    Some(nft) => {
+                        devboxd::firewall::Firewall::new(nft.clone(), "fake", vec![], false)
+                    }
+                    None => self.nft.firewall("fake"),
+                })
             }),
             op_rate_limit: devboxd::oplimit::OpRateLimit {
                 user_burst: 1000,
@@ -190,7 +194,7 @@ impl FakeWorld {
 
     /// The fake nft's last ruleset.
     pub fn ruleset(&self) -> String {
-        std::fs::read_to_string(self.nft.with_extension("ruleset")).unwrap_or_default()
+        self.nft.last().unwrap_or_default()
     }
 
     /// Asserts nothing of container `name` exists: no container, home volume, network or
