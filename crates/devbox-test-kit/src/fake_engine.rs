@@ -21,9 +21,10 @@
 //!   new service on the same engine.
 //!
 //! It does NOT model: resources (cpu, memory, pids), processes (a `running` container runs
-//! nothing; exec answers are scripted), user namespaces, networking (no addresses, no traffic),
-//! images beyond their names, ID-prefix resolution (the daemon's engine never uses it), logs
-//! (one fixed line), timing (every call answers at once).
+//! nothing, never exits by itself; exec answers are scripted), user namespaces, networking (no
+//! addresses, no traffic), images beyond their names, ID-prefix resolution (the daemon's engine
+//! never uses it), logs (one fixed line), Podman's own delays (every call yields once, or waits
+//! a set latency, so concurrent operations interleave).
 //!
 //! Clones share one world, like two clients of one Podman.
 
@@ -128,6 +129,7 @@ struct World {
     hung: usize,
     made: u64,
     bridges: u64,
+    latency: Duration,
 }
 
 impl World {
@@ -307,6 +309,12 @@ impl FakeEngine {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Every call takes `latency` before it acts (Podman's answers take milliseconds), so
+    /// concurrent operations overlap as they do against the real engine.
+    pub fn set_latency(&self, latency: Duration) {
+        self.world().latency = latency;
+    }
+
     // ------------------------------------------------------------ faults
 
     /// The next call of `op` (an `Engine` method's name) fails with `error`.
@@ -453,6 +461,14 @@ impl FakeEngine {
         target: &str,
         effect: impl FnOnce(&mut World) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
+        // Every real engine call is I/O, where other tasks run meanwhile: so here too (races
+        // between concurrent operations happen as they would against Podman).
+        let latency = self.world().latency;
+        if latency.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(latency).await;
+        }
         let (result, hang) = {
             let mut w = self.world();
             let seq = w.calls.len();
