@@ -353,8 +353,11 @@ impl FakeEngine {
         });
     }
 
+    /// Forgets every injected fault and the count of hung calls (their callers are gone).
     pub fn clear_faults(&self) {
-        self.world().faults.clear();
+        let mut w = self.world();
+        w.faults.clear();
+        w.hung = 0;
     }
 
     /// How many calls are hanging (never answered).

@@ -197,3 +197,64 @@ async fn a_crash_at_every_step_of_a_destroy_is_finished() {
     assert!(crash_at_every_step(Op::Destroy).await >= 10);
     assert!(crash_at_every_step(Op::DestroyKeepVolume).await >= 10);
 }
+
+/// A world where `op` died at its call `i` (`hang`), and the daemon with it.
+async fn crashed_world(op: Op, i: usize, hang: Hang) -> FakeWorld {
+    let world = world_for(op).await;
+    let daemon = world.service();
+    world.engine.hang_call(i, hang);
+    tokio::select! {
+        r = run(&daemon, op) => panic!("{op:?} at {i}: finished without reaching the call: {r:?}"),
+        () = world.engine.until_hung() => {}
+    }
+    drop(daemon);
+    world.engine.clear_faults();
+    world
+}
+
+/// The daemon that reconciles after a crash dies too, at every call of its reconcile; the
+/// next one finishes the job. (One task per crash point of the operation: they are independent
+/// worlds, so they run in parallel.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_the_reconcile_after_a_crash_is_finished_by_the_next_daemon() {
+    let mut tasks = Vec::new();
+    for op in [Op::Create, Op::Destroy] {
+        let world = world_for(op).await;
+        let before = world.engine.calls().len();
+        run(&world.service(), op).await.unwrap();
+        let steps = world.engine.calls().len() - before;
+        tasks.extend((0..steps).map(|i| tokio::spawn(crash_in_every_reconcile_step(op, i))));
+    }
+    let mut crashes = 0;
+    for t in tasks {
+        crashes += t.await.unwrap();
+    }
+    assert!(crashes >= 100, "{crashes}");
+}
+
+/// `op` dies at its call `i`; the next daemon dies at every call of its reconcile in turn.
+async fn crash_in_every_reconcile_step(op: Op, i: usize) -> usize {
+    let world = crashed_world(op, i, Hang::AfterEffect).await;
+    let before = world.engine.calls().len();
+    world.service().reconcile_at_start().await.unwrap();
+    let reconcile_steps = world.engine.calls().len() - before;
+    for j in 0..reconcile_steps {
+        let context = format!("{op:?} crashed at call {i}, its reconcile at call {j}");
+        let world = crashed_world(op, i, Hang::AfterEffect).await;
+        let daemon = world.service();
+        world.engine.hang_call(j, Hang::AfterEffect);
+        tokio::select! {
+            r = daemon.reconcile_at_start() => panic!("{context}: finished: {r:?}"),
+            () = world.engine.until_hung() => {}
+        }
+        drop(daemon);
+        world.engine.clear_faults();
+        world
+            .service()
+            .reconcile_at_start()
+            .await
+            .unwrap_or_else(|e| panic!("{context}: reconcile: {e:?}"));
+        assert_consistent(&world, op, &context);
+    }
+    reconcile_steps
+}

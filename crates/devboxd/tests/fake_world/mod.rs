@@ -178,7 +178,7 @@ impl FakeWorld {
             self.engine.clone(),
             self.secrets.clone(),
             self.clock.clone(),
-            Users::parse(&self.users).unwrap(),
+            parsed(&self.users),
             self.settings(),
             self.store(),
         )
@@ -266,9 +266,20 @@ impl FakeWorld {
     }
 }
 
+/// The users file parsed (once per text: validating it takes milliseconds, and the crash tests
+/// start thousands of daemons).
+pub fn parsed(text: &str) -> Users {
+    static CACHE: std::sync::Mutex<BTreeMap<String, Users>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap();
+    cache
+        .entry(text.to_string())
+        .or_insert_with(|| Users::parse(text).unwrap())
+        .clone()
+}
+
 pub fn caller(user: &str) -> Caller {
-    Users::parse(&users_json(USERS))
-        .unwrap()
+    parsed(&users_json(USERS))
         .caller(USERS.iter().find(|u| u.0 == user).unwrap().1)
         .unwrap()
 }
