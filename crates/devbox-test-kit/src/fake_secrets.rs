@@ -79,6 +79,13 @@ impl SecretSource for FakeSecrets {
             }),
         }
     }
+
+    async fn check(&self) -> Result<String, SecretError> {
+        match &self.vault().refuse_all {
+            Some(e) => Err(e.clone()),
+            None => Ok("the fake 1Password answers".into()),
+        }
+    }
 }
 
 /// A clock that stands still until the test moves it. Clones share one time.
