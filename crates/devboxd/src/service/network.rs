@@ -140,6 +140,16 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             }
             let lock = self.container_lock(container);
             let _g = lock.lock().await;
+            // Re-check under the lock: a create of that name may have begun while we waited
+            // (its network is then its own, made afresh).
+            let in_use = self
+                .state
+                .load()
+                .map(|s| s.containers.contains_key(container))
+                .unwrap_or(true);
+            if in_use || !matches!(self.resolve(container).await, Ok(None)) {
+                continue;
+            }
             tracing::info!(network = %n.name, "reconcile: removing the network of a container that no longer exists");
             self.remove_network_of(container).await;
         }

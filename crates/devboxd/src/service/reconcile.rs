@@ -92,12 +92,26 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     async fn undo_unfinished_creates(&self) -> Result<(), ApiError> {
         let _guard = self.lock.lock().await;
         let state = self.state.load().map_err(internal)?;
-        for (name, entry) in &state.containers {
+        // Creates journal under the admission lock held here: no entry can turn pending later.
+        let pending = state
+            .containers
+            .iter()
+            .filter(|(_, e)| e.pending_create.is_some())
+            .map(|(name, _)| name);
+        for name in pending {
+            let lock = self.container_lock(name);
+            let _g = lock.lock().await;
+            // Re-read under the lock: a create of this daemon holds that lock from its journal
+            // entry to its commit, so what the snapshot saw may have been a create under way
+            // that has finished meanwhile (undoing it removed a container the user was told
+            // exists: in_process_startup.rs). Only an entry still pending now is left over.
+            let now = self.state.load().map_err(internal)?;
+            let Some(entry) = now.containers.get(name) else {
+                continue;
+            };
             let Some(p) = &entry.pending_create else {
                 continue;
             };
-            let lock = self.container_lock(name);
-            let _g = lock.lock().await;
             tracing::warn!(container = %name, "reconcile: undoing a create the daemon did not finish");
             // Only what that create made: the managed container of exactly that name
             // and owner, and (if the create made it) the volume with its labels.
