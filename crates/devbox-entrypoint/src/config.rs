@@ -55,24 +55,39 @@ pub struct Config {
     pub git_user: Option<String>,
 }
 
+/// The files in the run dir (tmpfs) through which PID 1 and the helper commands the
+/// controller runs (`deliver-key`, `logout`, `status`) talk: one list for both sides.
+pub mod run_files {
+    /// The Tailscale auth key (0400), only while a login needs it.
+    pub const KEY: &str = "tailscale-authkey";
+    pub const STATUS: &str = "status.json";
+    /// PID 1's pid, for the doorbell (SIGUSR1).
+    pub const PID: &str = "entrypoint.pid";
+    /// `deliver-key --reauth` asks for a forced re-authentication (written before the key).
+    pub const REAUTH: &str = "reauth-requested";
+    /// `logout` asks PID 1 to stay logged out until the next key.
+    pub const LOGGED_OUT: &str = "logged-out";
+    pub const TAILSCALED_SOCKET: &str = "tailscaled.sock";
+}
+
 impl Config {
     pub fn key_file(&self) -> PathBuf {
-        self.run_dir.join("tailscale-authkey")
+        self.run_dir.join(run_files::KEY)
     }
     pub fn status_file(&self) -> PathBuf {
-        self.run_dir.join("status.json")
+        self.run_dir.join(run_files::STATUS)
     }
     pub fn pid_file(&self) -> PathBuf {
-        self.run_dir.join("entrypoint.pid")
+        self.run_dir.join(run_files::PID)
     }
     pub fn reauth_flag(&self) -> PathBuf {
-        self.run_dir.join("reauth-requested")
+        self.run_dir.join(run_files::REAUTH)
     }
     pub fn logged_out_flag(&self) -> PathBuf {
-        self.run_dir.join("logged-out")
+        self.run_dir.join(run_files::LOGGED_OUT)
     }
     pub fn tailscaled_socket(&self) -> PathBuf {
-        self.run_dir.join("tailscaled.sock")
+        self.run_dir.join(run_files::TAILSCALED_SOCKET)
     }
     pub fn activity_file(&self) -> PathBuf {
         self.state_dir.join("last-activity.json")

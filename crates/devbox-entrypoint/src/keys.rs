@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::run_files;
 use crate::helpers::{last_line, run_with_timeout, write_atomic};
 use crate::status::{Status, TailscaleState};
 
@@ -52,7 +53,7 @@ pub fn read_key(input: impl Read) -> Result<SecretString, KeyError> {
 }
 
 pub fn key_path(run_dir: &Path) -> PathBuf {
-    run_dir.join("tailscale-authkey")
+    run_dir.join(run_files::KEY)
 }
 
 /// Stores the key (mode 0400, atomically) and the re-auth request for PID 1. The request
@@ -60,22 +61,22 @@ pub fn key_path(run_dir: &Path) -> PathBuf {
 pub fn store_key(run_dir: &Path, key: &SecretString, reauth: bool) -> Result<(), KeyError> {
     std::fs::create_dir_all(run_dir).map_err(io(format!("create {}", run_dir.display())))?;
     if reauth {
-        std::fs::write(run_dir.join("reauth-requested"), b"")
+        std::fs::write(run_dir.join(run_files::REAUTH), b"")
             .map_err(io("write the re-auth request"))?;
     }
     write_atomic(&key_path(run_dir), key.expose_secret().as_bytes(), 0o400)
         .map_err(io("write the key file"))?;
-    let _ = std::fs::remove_file(run_dir.join("logged-out"));
+    let _ = std::fs::remove_file(run_dir.join(run_files::LOGGED_OUT));
     Ok(())
 }
 
 pub fn read_status(run_dir: &Path) -> Option<Status> {
-    serde_json::from_str(&std::fs::read_to_string(run_dir.join("status.json")).ok()?).ok()
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join(run_files::STATUS)).ok()?).ok()
 }
 
 /// Rings PID 1's doorbell (SIGUSR1): "look at the key / logout flags again".
 pub fn ring(run_dir: &Path) -> Result<(), String> {
-    let pid: i32 = std::fs::read_to_string(run_dir.join("entrypoint.pid"))
+    let pid: i32 = std::fs::read_to_string(run_dir.join(run_files::PID))
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| {
@@ -169,7 +170,7 @@ pub fn deliver_key(
 
 /// `logout`: `tailscale logout`, and PID 1 stays logged out until the next key.
 pub fn logout(run_dir: &Path) -> (KeyExit, String) {
-    if let Err(e) = std::fs::write(run_dir.join("logged-out"), b"") {
+    if let Err(e) = std::fs::write(run_dir.join(run_files::LOGGED_OUT), b"") {
         return (KeyExit::Error, format!("cannot write the logout flag: {e}"));
     }
     let _ = std::fs::remove_file(key_path(run_dir));
@@ -177,7 +178,7 @@ pub fn logout(run_dir: &Path) -> (KeyExit, String) {
         Command::new("tailscale")
             .arg(format!(
                 "--socket={}",
-                run_dir.join("tailscaled.sock").display()
+                run_dir.join(run_files::TAILSCALED_SOCKET).display()
             ))
             .arg("logout"),
         Duration::from_secs(10),
