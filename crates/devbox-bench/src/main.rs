@@ -128,35 +128,74 @@ fn run(args: Args) -> Result<()> {
     }
     eprintln!("== starting Podman's API service and devboxd");
     let mut w = World::new(&image, WorldSpec::CLASSIC)?;
+    let (s, n) = measure(&mut w, &args)?;
+    if let Some(keep) = &args.daemon_log {
+        std::fs::copy(&w.daemon_log, keep)
+            .with_context(|| format!("copying devboxd's log to {}", keep.display()))?;
+    }
+    drop(w);
+    let comparisons = comparisons(&s, n);
+    let report = Report {
+        started_at: started_at.to_string(),
+        duration_secs: t_run.elapsed().as_secs_f64(),
+        machine: machine(loadavg_start)?,
+        repetitions: args.reps,
+        containers: n,
+        image,
+        metrics: metrics(&s, n),
+        targets: targets(&comparisons, &s, n),
+        comparisons,
+        notes: vec![
+            "devbox-ctl times include the CLI process; raw CLI times include one podman process per command; \
+             'engine API only' is devboxd's Podman engine called directly (no daemon, no CLI, no 1Password). \
+             The sides are interleaved, their order rotating with each repetition; targets are judged on the raw CLI ratio."
+                .to_string(),
+        ],
+    };
+    print!("{}", report.table());
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The classic run's measurements, in order; returns them with the number of containers filled.
+fn measure(w: &mut World, args: &Args) -> Result<(Samples, usize)> {
     let mut s = Samples::default();
-    let mut notes = Vec::new();
 
     // devboxd idle: it has answered one request and manages nothing.
     w.ctl(&["list"])?;
-    daemon_rss(&w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
+    daemon_rss(w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
 
-    lifecycle_pairs(&w, args.reps, &mut s)?;
-    daemon_rss(&w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
+    lifecycle_pairs(w, args.reps, &mut s)?;
+    daemon_rss(w, &mut s.daemon_idle_rss, &mut s.daemon_hwm)?;
 
-    let names = fill(&w, &mut s)?;
-    daemon_rss(&w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
+    let names = fill(w, &mut s)?;
+    daemon_rss(w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
     for n in &names {
         let (rss, hwm) = rss_kib(raw::host_pid(n)?)?;
         s.ep_rss.push(rss);
         s.ep_hwm.push(hwm);
     }
-    round_trips(&w, &names, args.list_reps, &mut s)?;
+    round_trips(w, &names, args.list_reps, &mut s)?;
     for rep in 0..args.recovery_reps {
         eprintln!("== recovery {}/{}", rep + 1, args.recovery_reps);
-        recovery(&mut w, &names, &mut s)?;
+        recovery(w, &names, &mut s)?;
     }
-    daemon_rss(&w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
+    daemon_rss(w, &mut s.daemon_busy_rss, &mut s.daemon_hwm)?;
     eprintln!("== destroying the {} containers", names.len());
     for n in &names {
         let ((), ms) = timed(|| w.ctl(&["destroy", n, "--yes"]).map(|_| ()))?;
         s.destroy_running.push(ms);
     }
+    Ok((s, names.len()))
+}
 
+/// Each devbox operation against the same work done with the raw Podman CLI (and the engine API).
+fn comparisons(s: &Samples, n: usize) -> Vec<Comparison> {
     let mut comparisons = vec![
         Comparison::with_api(
             "create -> ready",
@@ -187,7 +226,6 @@ fn run(args: Args) -> Result<()> {
             &s.api[DESTROY],
         ),
     ];
-    let n = names.len();
     comparisons.push(Comparison::new(
         &format!("list ({n} running)"),
         "ps -a --filter label=... --format json",
@@ -200,7 +238,11 @@ fn run(args: Args) -> Result<()> {
         &s.status,
         &s.raw_status,
     ));
-    let metrics = vec![
+    comparisons
+}
+
+fn metrics(s: &Samples, n: usize) -> Vec<Metric> {
+    vec![
         Metric::new(
             "one podman CLI call (inspect), the raw floor",
             "ms",
@@ -242,7 +284,11 @@ fn run(args: Args) -> Result<()> {
             &s.daemon_busy_rss,
         ),
         Metric::new("devboxd VmHWM (peak so far)", "KiB", &s.daemon_hwm),
-    ];
+    ]
+}
+
+/// The targets of docs/benchmarks.md, judged on this run.
+fn targets(comparisons: &[Comparison], s: &Samples, n: usize) -> Vec<TargetResult> {
     let ratio = |i: usize| {
         comparisons[i]
             .ratio_of_medians
@@ -308,37 +354,7 @@ fn run(args: Args) -> Result<()> {
             ),
         ),
     ]);
-    notes.push(
-        "devbox-ctl times include the CLI process; raw CLI times include one podman process per command; \
-         'engine API only' is devboxd's Podman engine called directly (no daemon, no CLI, no 1Password). \
-         The sides are interleaved, their order rotating with each repetition; targets are judged on the raw CLI ratio."
-            .to_string(),
-    );
-    if let Some(keep) = &args.daemon_log {
-        std::fs::copy(&w.daemon_log, keep)
-            .with_context(|| format!("copying devboxd's log to {}", keep.display()))?;
-    }
-    drop(w);
-    let report = Report {
-        started_at: started_at.to_string(),
-        duration_secs: t_run.elapsed().as_secs_f64(),
-        machine: machine(loadavg_start)?,
-        repetitions: args.reps,
-        containers: n,
-        image,
-        comparisons,
-        metrics,
-        targets,
-        notes,
-    };
-    print!("{}", report.table());
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("wrote {}", args.out.display());
-    Ok(())
+    targets
 }
 
 fn daemon_rss(w: &World, rss: &mut Vec<f64>, hwm: &mut Vec<f64>) -> Result<()> {
