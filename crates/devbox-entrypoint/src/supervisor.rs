@@ -19,7 +19,9 @@ use crate::pid1::{self, Alive, Request, Shutdown, Signals, Stage};
 use crate::prepare::Report;
 use crate::probes::{DeviceId, LastActivity};
 use crate::services::{service_specs, Service, CODE_SERVER, SYNCTHING, TAILSCALED};
-use crate::status::{Phase, ServiceState, Status, SyncthingStatus, TailscaleState, ZedStatus};
+use crate::status::{
+    Phase, ServiceState, Status, SyncthingStatus, TailscaleState, TailscaleStatus, ZedStatus,
+};
 use crate::tailscale;
 
 pub use crate::setup::SetupError;
@@ -53,6 +55,38 @@ pub fn run(cfg: Config) -> Result<RunExit, SetupError> {
     let mut sup = Supervisor::prepare(cfg, &account, is_pid1)?;
     sup.start_all();
     Ok(sup.event_loop(&signals))
+}
+
+/// The container's phase from its parts: stopping, degraded (a crashed service, a failed
+/// login), waiting for a key, ready (on the tailnet with an IP and every enabled service
+/// running) or starting.
+fn phase(stopping: bool, services: &[Service], ts: &TailscaleStatus) -> Phase {
+    if stopping {
+        return Phase::Stopping;
+    }
+    let crashed = services
+        .iter()
+        .any(|s| s.enabled && s.state == ServiceState::Backoff);
+    if crashed || ts.state == TailscaleState::Error {
+        return Phase::Degraded;
+    }
+    match ts.state {
+        TailscaleState::WaitingForKey | TailscaleState::LoggedOut => Phase::WaitingForKey,
+        TailscaleState::Running => {
+            let all_up = services
+                .iter()
+                .all(|s| !s.enabled || s.state == ServiceState::Running);
+            if all_up && ts.ip.is_some() {
+                Phase::Ready
+            } else {
+                Phase::Starting
+            }
+        }
+        // (Unknown is only ever read, never a state of this login.)
+        TailscaleState::Starting | TailscaleState::Error | TailscaleState::Unknown => {
+            Phase::Starting
+        }
+    }
 }
 
 /// Why the home preparation keeps this service from starting, if it does.
@@ -316,40 +350,8 @@ impl Supervisor {
         }
     }
 
-    fn phase(&self) -> Phase {
-        if self.shutdown.is_some() {
-            return Phase::Stopping;
-        }
-        let crashed = self
-            .services
-            .iter()
-            .any(|s| s.enabled && s.state == ServiceState::Backoff);
-        let ts = self.login.status();
-        if crashed || ts.state == TailscaleState::Error {
-            return Phase::Degraded;
-        }
-        match ts.state {
-            TailscaleState::WaitingForKey | TailscaleState::LoggedOut => Phase::WaitingForKey,
-            TailscaleState::Running => {
-                let all_up = self
-                    .services
-                    .iter()
-                    .all(|s| !s.enabled || s.state == ServiceState::Running);
-                if all_up && ts.ip.is_some() {
-                    Phase::Ready
-                } else {
-                    Phase::Starting
-                }
-            }
-            // (Unknown is only ever read, never a state of this login.)
-            TailscaleState::Starting | TailscaleState::Error | TailscaleState::Unknown => {
-                Phase::Starting
-            }
-        }
-    }
-
     pub fn status(&self) -> Status {
-        let phase = self.phase();
+        let phase = phase(self.shutdown.is_some(), &self.services, self.login.status());
         let activity = self.activity.get();
         Status {
             phase,
@@ -392,5 +394,60 @@ impl Supervisor {
         }
         self.last_written = key;
         self.last_write = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::ServiceSpec;
+
+    fn service(name: &'static str, enabled: bool, state: ServiceState) -> Service {
+        let spec = ServiceSpec {
+            name,
+            program: name.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            user: None,
+            cwd: None,
+        };
+        let mut s = Service::new(spec, enabled, None, Duration::from_secs(1));
+        s.state = state;
+        s
+    }
+
+    fn ts(state: TailscaleState, ip: Option<&str>) -> TailscaleStatus {
+        TailscaleStatus {
+            state,
+            ip: ip.map(str::to_string),
+            ..TailscaleStatus::default()
+        }
+    }
+
+    #[test]
+    fn ready_needs_the_tailnet_with_an_ip_and_every_enabled_service() {
+        let up = [
+            service(TAILSCALED, true, ServiceState::Running),
+            service(SYNCTHING, false, ServiceState::Disabled),
+            service(CODE_SERVER, true, ServiceState::Running),
+        ];
+        let on = ts(TailscaleState::Running, Some("100.64.0.2"));
+        assert_eq!(phase(false, &up, &on), Phase::Ready);
+        assert_eq!(phase(true, &up, &on), Phase::Stopping);
+        let no_ip = ts(TailscaleState::Running, None);
+        assert_eq!(phase(false, &up, &no_ip), Phase::Starting);
+        let waiting = ts(TailscaleState::WaitingForKey, None);
+        assert_eq!(phase(false, &up, &waiting), Phase::WaitingForKey);
+        let logged_out = ts(TailscaleState::LoggedOut, None);
+        assert_eq!(phase(false, &up, &logged_out), Phase::WaitingForKey);
+        let failed = ts(TailscaleState::Error, None);
+        assert_eq!(phase(false, &up, &failed), Phase::Degraded);
+        let crashed = [
+            service(TAILSCALED, true, ServiceState::Running),
+            service(CODE_SERVER, true, ServiceState::Backoff),
+        ];
+        assert_eq!(phase(false, &crashed, &on), Phase::Degraded);
+        let starting = [service(CODE_SERVER, true, ServiceState::Starting)];
+        assert_eq!(phase(false, &starting, &on), Phase::Starting);
     }
 }
