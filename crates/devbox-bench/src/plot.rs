@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::scale::ScaleReport;
@@ -23,8 +25,16 @@ pub fn scale_svg(r: &ScaleReport, path: &Path) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let (left, right) = root.split_horizontally(640);
     let max_n = r.levels.iter().map(|l| l.n).max().unwrap_or(1) as f64;
-    let x_range = 0.0..max_n * 1.05;
+    latency_panel(&left, r, max_n)?;
+    recovery_panel(&right, r, max_n)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
 
+type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// The left panel: median (and p95) latency of each read, ours and Podman's, against N.
+fn latency_panel(area: &Panel<'_>, r: &ScaleReport, max_n: f64) -> Result<()> {
     let series: [Series; 6] = [
         ("devbox-ctl list --all, median", |l| l.list_ms, false, BLUE),
         ("devbox-ctl list --all, p95", |l| l.list_ms, true, BLUE),
@@ -45,12 +55,12 @@ pub fn scale_svg(r: &ScaleReport, path: &Path) -> Result<()> {
         .flat_map(|l| series.iter().filter_map(|(_, f, p95, _)| pick(f(l), *p95)))
         .fold(1.0_f64, f64::max)
         * 1.15;
-    let mut chart = ChartBuilder::on(&left)
+    let mut chart = ChartBuilder::on(area)
         .caption("Latency against running containers", ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(52)
-        .build_cartesian_2d(x_range.clone(), 0.0..y_max)
+        .build_cartesian_2d(0.0..max_n * 1.05, 0.0..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -78,26 +88,24 @@ pub fn scale_svg(r: &ScaleReport, path: &Path) -> Result<()> {
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, style.filled())))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart)
+}
 
+/// The right panel: seconds from devboxd's restart until every container is ready, against N,
+/// with the target's line.
+fn recovery_panel(area: &Panel<'_>, r: &ScaleReport, max_n: f64) -> Result<()> {
     let recovery: Vec<(f64, f64)> = r
         .levels
         .iter()
         .filter_map(|l| l.recovery_ms.map(|ms| (l.n as f64, ms / 1000.0)))
         .collect();
     let y_max = recovery.iter().map(|p| p.1).fold(30.0_f64, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&right)
+    let mut chart = ChartBuilder::on(area)
         .caption("Recovery after a host restart", ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
-        .build_cartesian_2d(x_range, 0.0..y_max)
+        .build_cartesian_2d(0.0..max_n * 1.05, 0.0..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -123,6 +131,13 @@ pub fn scale_svg(r: &ScaleReport, path: &Path) -> Result<()> {
         .map_err(err)?
         .label("target at 50: 30 s")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], target));
+    draw_legend(&mut chart)
+}
+
+/// The series labels, boxed, in the upper left of a panel.
+fn draw_legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -130,7 +145,6 @@ pub fn scale_svg(r: &ScaleReport, path: &Path) -> Result<()> {
         .border_style(BLACK)
         .draw()
         .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 

@@ -309,70 +309,11 @@ fn concurrency(w: &World, names: &[(usize, String)], secs: u64) -> Result<Concur
     let own: Vec<Option<String>> = (0..USERS)
         .map(|u| names.iter().find(|(o, _)| *o == u).map(|(_, c)| c.clone()))
         .collect();
-    let read_phase = |mutate: bool| -> Result<(Vec<f64>, usize, usize, usize)> {
-        let stop = AtomicBool::new(false);
-        let samples = Mutex::new(Vec::new());
-        let failed_reads = AtomicUsize::new(0);
-        let (mut done, mut failed) = (0, 0);
-        std::thread::scope(|scope| {
-            for (u, container) in own.iter().enumerate() {
-                let (stop, samples, failed_reads) = (&stop, &samples, &failed_reads);
-                scope.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let one = |args: &[&str]| match timed(|| w.ctl_as(u, args)) {
-                            Ok((_, ms)) => {
-                                if let Ok(mut s) = samples.lock() {
-                                    s.push(ms);
-                                }
-                            }
-                            Err(_) => {
-                                failed_reads.fetch_add(1, Ordering::Relaxed);
-                            }
-                        };
-                        one(&["list"]);
-                        if let Some(c) = container {
-                            one(&["status", c]);
-                        }
-                    }
-                });
-            }
-            let deadline = Instant::now() + Duration::from_secs(secs);
-            let mut cycle = 0;
-            while Instant::now() < deadline {
-                if !mutate {
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                // The mutator acts as users 0..4 in turn, on containers of its own.
-                let u = cycle % 4;
-                let name = format!("m{cycle}-{}", std::process::id());
-                cycle += 1;
-                for args in [
-                    vec!["--json", "create", name.as_str(), "--another"],
-                    vec!["--json", "stop", name.as_str()],
-                    vec!["--json", "start", name.as_str()],
-                    vec!["--json", "rotate-key", name.as_str(), "--now"],
-                    vec!["--json", "destroy", name.as_str(), "--yes"],
-                ] {
-                    match w.ctl_as(u, &args) {
-                        Ok(_) => done += 1,
-                        Err(e) => {
-                            eprintln!("mutation failed: {e:#}");
-                            failed += 1;
-                        }
-                    }
-                }
-            }
-            stop.store(true, Ordering::Relaxed);
-        });
-        let samples = samples.into_inner().unwrap_or_default();
-        Ok((samples, done, failed, failed_reads.into_inner()))
-    };
     eprintln!("== concurrency: {USERS} readers for {secs} s, idle");
-    let (idle, _, _, failed_idle) = read_phase(false)?;
+    let idle = read_phase(w, &own, secs, false);
     eprintln!("== concurrency: {USERS} readers for {secs} s, with mutations");
-    let (busy, done, failed, failed_busy) = read_phase(true)?;
-    let (i, b) = (Summary::of(&idle), Summary::of(&busy));
+    let busy = read_phase(w, &own, secs, true);
+    let (i, b) = (Summary::of(&idle.samples), Summary::of(&busy.samples));
     Ok(Concurrency {
         readers: USERS,
         containers_running: names.len(),
@@ -383,10 +324,106 @@ fn concurrency(w: &World, names: &[(usize, String)], secs: u64) -> Result<Concur
             (Some(i), Some(b)) if i.p95 > 0.0 => Some(b.p95 / i.p95),
             _ => None,
         },
-        mutations_done: done,
-        failed_reads: failed_idle + failed_busy,
-        failed_mutations: failed,
+        mutations_done: busy.mutations_done,
+        failed_reads: idle.failed_reads + busy.failed_reads,
+        failed_mutations: busy.failed_mutations,
     })
+}
+
+/// What one phase of the concurrency run saw.
+struct Phase {
+    /// Every successful read's round trip, ms.
+    samples: Vec<f64>,
+    failed_reads: usize,
+    mutations_done: usize,
+    failed_mutations: usize,
+}
+
+/// One reader per user (`own[u]`: that user's container, if any) for `secs` seconds; with
+/// `mutate`, the calling thread mutates containers meanwhile.
+fn read_phase(w: &World, own: &[Option<String>], secs: u64, mutate: bool) -> Phase {
+    let stop = AtomicBool::new(false);
+    let samples = Mutex::new(Vec::new());
+    let failed_reads = AtomicUsize::new(0);
+    let (mut done, mut failed) = (0, 0);
+    std::thread::scope(|scope| {
+        for (u, container) in own.iter().enumerate() {
+            let (stop, samples, failed_reads) = (&stop, &samples, &failed_reads);
+            scope.spawn(move || {
+                read_until_stopped(w, u, container.as_deref(), stop, samples, failed_reads)
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        if mutate {
+            (done, failed) = mutate_until(w, deadline);
+        } else {
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    Phase {
+        samples: samples.into_inner().unwrap_or_default(),
+        failed_reads: failed_reads.into_inner(),
+        mutations_done: done,
+        failed_mutations: failed,
+    }
+}
+
+/// One reader: `list` and `status` of its own container as user `u`, again and again.
+fn read_until_stopped(
+    w: &World,
+    u: usize,
+    container: Option<&str>,
+    stop: &AtomicBool,
+    samples: &Mutex<Vec<f64>>,
+    failed_reads: &AtomicUsize,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let one = |args: &[&str]| match timed(|| w.ctl_as(u, args)) {
+            Ok((_, ms)) => {
+                if let Ok(mut s) = samples.lock() {
+                    s.push(ms);
+                }
+            }
+            Err(_) => {
+                failed_reads.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        one(&["list"]);
+        if let Some(c) = container {
+            one(&["status", c]);
+        }
+    }
+}
+
+/// Whole create/stop/start/rotate-key/destroy cycles until `deadline`; (done, failed) steps.
+fn mutate_until(w: &World, deadline: Instant) -> (usize, usize) {
+    let (mut done, mut failed) = (0, 0);
+    let mut cycle = 0;
+    while Instant::now() < deadline {
+        // The mutator acts as users 0..4 in turn, on containers of its own.
+        let u = cycle % 4;
+        let name = format!("m{cycle}-{}", std::process::id());
+        cycle += 1;
+        for args in [
+            vec!["--json", "create", name.as_str(), "--another"],
+            vec!["--json", "stop", name.as_str()],
+            vec!["--json", "start", name.as_str()],
+            vec!["--json", "rotate-key", name.as_str(), "--now"],
+            vec!["--json", "destroy", name.as_str(), "--yes"],
+        ] {
+            match w.ctl_as(u, &args) {
+                Ok(_) => done += 1,
+                Err(e) => {
+                    eprintln!("mutation failed: {e:#}");
+                    failed += 1;
+                }
+            }
+        }
+    }
+    (done, failed)
 }
 
 /// 10 users create at once with a global limit of 10 (daemon restarted with that users file).
@@ -526,13 +563,30 @@ fn fmt(s: Option<Summary>) -> String {
 }
 
 pub fn table(r: &ScaleReport) -> String {
-    let mut out = String::new();
     let m = &r.machine;
-    out.push_str(&format!(
+    let mut out = format!(
         "machine: {} ({} cores), podman {}, load average start {} / end {}\n\n",
         m.cpu_model, m.cores, m.podman_version, m.loadavg_start, m.loadavg_end
-    ));
-    out.push_str(&format!(
+    );
+    out.push_str(&levels_table(&r.levels));
+    out.push_str(&phases_lines(r));
+    for t in &r.targets {
+        out.push_str(&format!(
+            "{:<50} {:>14} {}\n",
+            t.target,
+            t.measured,
+            if t.met { "met" } else { "NOT MET" }
+        ));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+/// One row per N, under a two-line header.
+fn levels_table(levels: &[Level]) -> String {
+    let mut out = format!(
         "{:>4} {:>19} {:>19} {:>19} {:>19} {:>9} {:>9} {:>9} {:>9}\n",
         "N",
         "list ms",
@@ -543,12 +597,12 @@ pub fn table(r: &ScaleReport) -> String {
         "create ms",
         "recover s",
         "devboxd MB"
-    ));
+    );
     out.push_str(&format!(
         "{:>4} {:>19} {:>19} {:>19} {:>19}\n",
         "", "min/med/p95/max", "min/med/p95/max", "min/med/p95/max", "min/med/p95/max"
     ));
-    for l in &r.levels {
+    for l in levels {
         out.push_str(&format!(
             "{:>4} {:>19} {:>19} {:>19} {:>19} {:>9} {:>9} {:>9} {:>9}\n",
             l.n,
@@ -568,6 +622,13 @@ pub fn table(r: &ScaleReport) -> String {
             format!("{:.1}", l.daemon_rss_kib * 1024.0 / 1e6),
         ));
     }
+    out
+}
+
+/// The per-container memory at the largest N, and a line each for the concurrency and burst
+/// phases.
+fn phases_lines(r: &ScaleReport) -> String {
+    let mut out = String::new();
     if let Some(l) = r.levels.last() {
         let med = |s: Option<Summary>| s.map(|s| s.median / 1024.0).unwrap_or(0.0);
         out.push_str(&format!(
@@ -602,17 +663,6 @@ pub fn table(r: &ScaleReport) -> String {
         b.total_ms / 1000.0,
         fmt(b.create_ms)
     ));
-    for t in &r.targets {
-        out.push_str(&format!(
-            "{:<50} {:>14} {}\n",
-            t.target,
-            t.measured,
-            if t.met { "met" } else { "NOT MET" }
-        ));
-    }
-    for n in &r.notes {
-        out.push_str(&format!("note: {n}\n"));
-    }
     out
 }
 

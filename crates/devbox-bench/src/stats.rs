@@ -226,9 +226,8 @@ fn digits_for(unit: &str) -> usize {
 impl Report {
     /// The human table (stdout).
     pub fn table(&self) -> String {
-        let mut out = String::new();
         let m = &self.machine;
-        out.push_str(&format!(
+        let mut out = format!(
             "machine: {} ({} cores, {} MiB), kernel {}, {}, podman {}\nload average: start {} / end {}\nrepetitions: {}, containers for list/recovery: {}, image {}\n\n",
             m.cpu_model,
             m.cores,
@@ -241,8 +240,21 @@ impl Report {
             self.repetitions,
             self.containers,
             self.image
-        ));
-        out.push_str(&format!(
+        );
+        out.push_str(&self.comparisons_table());
+        out.push('\n');
+        out.push_str(&self.metrics_table());
+        out.push('\n');
+        out.push_str(&self.targets_table());
+        for n in &self.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out
+    }
+
+    /// Each operation: ours, the raw CLI's and the engine API's times, and the ratios.
+    fn comparisons_table(&self) -> String {
+        let mut out = format!(
             "{:<19} {:>17} {:>17} {:>6} {:>18} {:>17} {:>6}\n",
             "operation (ms)",
             "devbox-ctl",
@@ -251,7 +263,7 @@ impl Report {
             "pairwise ratio",
             "engine API only",
             "ratio"
-        ));
+        );
         out.push_str(&format!(
             "{:<19} {:>17} {:>17} {:>6} {:>18} {:>17} {:>6}\n",
             "",
@@ -275,11 +287,14 @@ impl Report {
                 ratio(c.ratio_to_api),
             ));
         }
-        out.push('\n');
-        out.push_str(&format!(
+        out
+    }
+
+    fn metrics_table(&self) -> String {
+        let mut out = format!(
             "{:<44} {:>6} {:>4} {:>30}\n",
             "measurement", "unit", "n", "min / median / max"
-        ));
+        );
         for x in &self.metrics {
             out.push_str(&format!(
                 "{:<44} {:>6} {:>4} {:>30}\n",
@@ -289,11 +304,14 @@ impl Report {
                 fmt_opt(x.summary, digits_for(&x.unit)),
             ));
         }
-        out.push('\n');
-        out.push_str(&format!(
+        out
+    }
+
+    fn targets_table(&self) -> String {
+        let mut out = format!(
             "{:<44} {:>12} {:>12} {:>7} {:>6}\n",
             "target", "limit", "measured", "basis", "met"
-        ));
+        );
         for t in &self.targets {
             out.push_str(&format!(
                 "{:<44} {:>12} {:>12} {:>7} {:>6}\n",
@@ -305,9 +323,6 @@ impl Report {
                 t.basis,
                 if t.met { "yes" } else { "NO" }
             ));
-        }
-        for n in &self.notes {
-            out.push_str(&format!("note: {n}\n"));
         }
         out
     }

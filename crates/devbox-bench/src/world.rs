@@ -6,7 +6,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,15 +81,13 @@ impl World {
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
         let seq = std::process::id();
-        let group = format!("dbxbg{seq}");
-        let user = format!("dbxbench{seq}");
         let mut w = World {
             dir: dir.clone(),
             instance,
-            user: user.clone(),
+            user: format!("dbxbench{seq}"),
             uid: 0,
             users: Vec::new(),
-            group: group.clone(),
+            group: format!("dbxbg{seq}"),
             gid: 0,
             image: image.to_string(),
             key: format!("tskey-auth-bench{}", unique_name("k").replace('-', "")),
@@ -98,20 +96,36 @@ impl World {
             daemon_log: dir.join("devboxd.log"),
             podman_socket: dir.join("podman.sock"),
             config: dir.join("devboxd.json"),
-            users_file: PathBuf::new(),
+            users_file: dir.join("users.json"),
             podman_service: None,
             daemon: None,
         };
         // From here on, Drop cleans up whatever was made.
-        run_ok(Command::new("groupadd").arg(&group), "groupadd")?;
-        w.gid = nix::unistd::Group::from_name(&group)?
+        w.add_group_and_users(spec.users, seq)?;
+        w.start_podman_service()?;
+        // The users file needs an admin; the first benchmark user is it (its own containers take
+        // the owner's path through the daemon either way).
+        w.write_users_file(spec.max_per_user, spec.max_global)?;
+        let token_file = w.write_op_store()?;
+        w.write_config(&token_file)?;
+        // devbox-ctl where the benchmark user can run it (the target dir may be private).
+        fs::copy(bin_path("devbox-ctl")?, &w.ctl)?;
+        fs::set_permissions(&w.ctl, fs::Permissions::from_mode(0o755))?;
+        w.start_daemon()?;
+        Ok(w)
+    }
+
+    /// The Unix group and `count` (at least one) users in it; the first is `self.user`.
+    fn add_group_and_users(&mut self, count: usize, seq: u32) -> Result<()> {
+        run_ok(Command::new("groupadd").arg(&self.group), "groupadd")?;
+        self.gid = nix::unistd::Group::from_name(&self.group)?
             .context("the new group is missing")?
             .gid
             .as_raw();
-        for i in 0..spec.users.max(1) {
+        for i in 0..count.max(1) {
             // user names: dbxbench<pid> for the first (as before), dbxb<i>x<pid> for the others.
             let name = if i == 0 {
-                user.clone()
+                self.user.clone()
             } else {
                 format!("dbxb{i}x{seq}")
             };
@@ -122,7 +136,7 @@ impl World {
                     "-s",
                     "/usr/sbin/nologin",
                     "-G",
-                    &group,
+                    &self.group,
                     &name,
                 ]),
                 "useradd",
@@ -131,44 +145,48 @@ impl World {
                 .context("the new user is missing")?
                 .uid
                 .as_raw();
-            w.users.push(BenchUser { name, uid });
+            self.users.push(BenchUser { name, uid });
         }
-        w.uid = w.users[0].uid;
+        self.uid = self.users[0].uid;
+        Ok(())
+    }
 
-        let podman_socket = dir.join("podman.sock");
-        w.podman_service = Some(
+    /// A private `podman system service` on `self.podman_socket`; returns once it accepts.
+    fn start_podman_service(&mut self) -> Result<()> {
+        self.podman_service = Some(
             Command::new("podman")
                 .args(["system", "service", "--time=0"])
-                .arg(format!("unix://{}", podman_socket.display()))
+                .arg(format!("unix://{}", self.podman_socket.display()))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .context("starting `podman system service`")?,
         );
+        let podman_socket = &self.podman_socket;
         poll_until(Duration::from_secs(30), "Podman's API socket", || {
-            std::os::unix::net::UnixStream::connect(&podman_socket).ok()
+            std::os::unix::net::UnixStream::connect(podman_socket).ok()
         })?;
+        Ok(())
+    }
 
-        // The users file needs an admin; the first benchmark user is it (its own containers take
-        // the owner's path through the daemon either way).
-        let users_file = dir.join("users.json");
-        w.users_file = users_file.clone();
-        w.write_users_file(spec.max_per_user, spec.max_global)?;
+    /// The fake `op`'s side: a service-account token file (returned) and the store holding each
+    /// user's auth key under the reference the users file names.
+    fn write_op_store(&self) -> Result<PathBuf> {
         let token = format!("ops_bench{}", unique_name("t").replace('-', ""));
-        let creds = dir.join("creds");
+        let creds = self.dir.join("creds");
         fs::create_dir_all(&creds)?;
         let token_file = creds.join("op-service-account-token");
         fs::write(&token_file, format!("{token}\n"))?;
         fs::set_permissions(&token_file, fs::Permissions::from_mode(0o600))?;
-        let store = dir.join("op-store.json");
-        let items: serde_json::Map<String, serde_json::Value> = w
+        let store = self.dir.join("op-store.json");
+        let items: serde_json::Map<String, serde_json::Value> = self
             .users
             .iter()
             .map(|u| {
                 (
                     format!("op://DevBox/{}-tailscale-authkey/password", u.name),
-                    w.key.clone().into(),
+                    self.key.clone().into(),
                 )
             })
             .collect();
@@ -177,27 +195,28 @@ impl World {
             serde_json::json!({"token": token, "items": items}).to_string(),
         )?;
         fs::set_permissions(&store, fs::Permissions::from_mode(0o600))?;
-        let run_dir = dir.join("run");
+        Ok(token_file)
+    }
+
+    /// devboxd's config file (and the directory its socket goes in).
+    fn write_config(&self, token_file: &Path) -> Result<()> {
+        let run_dir = self.dir.join("run");
         fs::create_dir_all(&run_dir)?;
         fs::set_permissions(&run_dir, fs::Permissions::from_mode(0o755))?;
         let config = serde_json::json!({
-            "usersFile": users_file,
-            "socketPath": w.socket,
-            "socketGroup": group,
-            "podmanSocket": podman_socket,
-            "image": image,
-            "stateDir": dir.join("state"),
+            "usersFile": self.users_file,
+            "socketPath": self.socket,
+            "socketGroup": self.group,
+            "podmanSocket": self.podman_socket,
+            "image": self.image,
+            "stateDir": self.dir.join("state"),
             "opCommand": bin_path("fake-op")?,
             "opTokenFile": token_file,
-            "instance": w.instance,
+            "instance": self.instance,
             "readyTimeoutSecs": 60,
         });
-        fs::write(&w.config, config.to_string())?;
-        // devbox-ctl where the benchmark user can run it (the target dir may be private).
-        fs::copy(bin_path("devbox-ctl")?, &w.ctl)?;
-        fs::set_permissions(&w.ctl, fs::Permissions::from_mode(0o755))?;
-        w.start_daemon()?;
-        Ok(w)
+        fs::write(&self.config, config.to_string())?;
+        Ok(())
     }
 
     /// (Re)writes the users file with these limits; devboxd reads it when it starts.

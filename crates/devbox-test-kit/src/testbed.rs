@@ -123,6 +123,7 @@ fn prune_stale_images(current: &str) {
     }
 }
 
+/// The rootfs in `work`, packed into a tarball and imported as `image`.
 fn build(
     work: &Path,
     files: &[(PathBuf, &'static str)],
@@ -130,8 +131,24 @@ fn build(
     image: &str,
 ) -> Result<()> {
     let root = work.join("rootfs");
+    make_dirs(&root)?;
+    copy_payload(&root, files, libs)?;
+    link_busybox_applets(&root)?;
+    write_accounts(&root)?;
+    let tar = work.join("rootfs.tar");
+    pack(&root, &tar)?;
+    import(&tar, image)
+}
+
+/// `p` (absolute, as in the image) under the rootfs at `root`.
+fn in_root(root: &Path, p: &str) -> PathBuf {
+    root.join(p.trim_start_matches('/'))
+}
+
+/// The directory skeleton, with the modes a real system has (`/tmp` sticky).
+fn make_dirs(root: &Path) -> Result<()> {
     let mkdir = |p: &str, mode: u32| -> Result<()> {
-        let d = root.join(p.trim_start_matches('/'));
+        let d = in_root(root, p);
         fs::create_dir_all(&d).map_err(|e| KitError::io(format!("mkdir {}", d.display()), e))?;
         fs::set_permissions(&d, fs::Permissions::from_mode(mode))
             .map_err(|e| KitError::io(format!("chmod {}", d.display()), e))
@@ -156,9 +173,17 @@ fn build(
         mkdir(d, 0o755)?;
     }
     mkdir("/tmp", 0o1777)?;
-    mkdir("/var/tmp", 0o1777)?;
+    mkdir("/var/tmp", 0o1777)
+}
+
+/// Our binaries, the host's programs and every shared library they need, each at its place.
+fn copy_payload(
+    root: &Path,
+    files: &[(PathBuf, &'static str)],
+    libs: &BTreeSet<PathBuf>,
+) -> Result<()> {
     let copy = |src: &Path, dst: &str| -> Result<()> {
-        let to = root.join(dst.trim_start_matches('/'));
+        let to = in_root(root, dst);
         if let Some(dir) = to.parent() {
             fs::create_dir_all(dir)
                 .map_err(|e| KitError::io(format!("mkdir {}", dir.display()), e))?;
@@ -173,13 +198,17 @@ fn build(
     for lib in libs {
         copy(lib, &lib.to_string_lossy())?;
     }
-    // busybox applets: symlinks where nothing of ours lives.
+    Ok(())
+}
+
+/// busybox applets: symlinks where nothing of ours lives (so run after the payload is in).
+fn link_busybox_applets(root: &Path) -> Result<()> {
     let list = Command::new("/bin/busybox")
         .arg("--list-full")
         .output()
         .map_err(|e| KitError::io("busybox --list-full", e))?;
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        let link = root.join(applet.trim_start_matches('/'));
+        let link = in_root(root, applet);
         if link.exists() || applet.is_empty() {
             continue;
         }
@@ -189,8 +218,13 @@ fn build(
         symlink("/bin/busybox", &link)
             .map_err(|e| KitError::io(format!("symlink {}", link.display()), e))?;
     }
+    Ok(())
+}
+
+/// root, `dev` (1000, owning its home) and nobody, resolved from files alone.
+fn write_accounts(root: &Path) -> Result<()> {
     let write = |p: &str, text: &str| -> Result<()> {
-        let to = root.join(p.trim_start_matches('/'));
+        let to = in_root(root, p);
         fs::write(&to, text).map_err(|e| KitError::io(format!("write {}", to.display()), e))
     };
     write(
@@ -207,15 +241,17 @@ fn build(
         Some(nix::unistd::Uid::from_raw(1000)),
         Some(nix::unistd::Gid::from_raw(1000)),
     )
-    .map_err(|e| KitError::io("chown home/dev", e.into()))?;
+    .map_err(|e| KitError::io("chown home/dev", e.into()))
+}
 
-    let tar = work.join("rootfs.tar");
+/// The rootfs as a tarball, numeric owners kept.
+fn pack(root: &Path, tar: &Path) -> Result<()> {
     let out = Command::new("tar")
         .arg("--numeric-owner")
         .arg("-C")
-        .arg(&root)
+        .arg(root)
         .arg("-cf")
-        .arg(&tar)
+        .arg(tar)
         .arg(".")
         .output()
         .map_err(|e| KitError::io("run tar", e))?;
@@ -226,6 +262,11 @@ fn build(
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }
+    Ok(())
+}
+
+/// `podman import` of the tarball, with the entrypoint, environment and stop signal set.
+fn import(tar: &Path, image: &str) -> Result<()> {
     let tar = tar.to_string_lossy().into_owned();
     podman(&[
         "import",

@@ -140,7 +140,16 @@ impl Config {
         Ok(config)
     }
 
+    /// Every rule across fields, each failure saying what to write instead.
     fn validate(&self) -> Result<(), String> {
+        self.validate_containers()?;
+        self.validate_tailscale()?;
+        self.validate_network()?;
+        self.validate_test_hooks()
+    }
+
+    /// The image, instance, timeouts, user namespaces, limits and notices.
+    fn validate_containers(&self) -> Result<(), String> {
         if self.image.trim().is_empty() {
             return Err("`image` is empty; name the dev-container image, e.g. localhost/devbox-devcontainer:latest".into());
         }
@@ -187,6 +196,16 @@ impl Config {
                 ));
             }
         }
+        if let Some(f) = &self.notify_webhook_file {
+            if !f.is_absolute() {
+                return Err("`notifyWebhookFile` must be an absolute path".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The Tailscale API: its URL (plain http only to this machine) and tailnet.
+    fn validate_tailscale(&self) -> Result<(), String> {
         if !(self.tailscale_api_url.starts_with("https://")
             || self.tailscale_api_url.starts_with("http://"))
         {
@@ -211,6 +230,11 @@ impl Config {
         if self.tailnet.is_empty() || self.tailnet.contains('/') {
             return Err("`tailnet` must be a tailnet name or \"-\" (the API key's tailnet)".into());
         }
+        Ok(())
+    }
+
+    /// Network isolation and its refinements.
+    fn validate_network(&self) -> Result<(), String> {
         for c in &self.allowed_lan_cidrs {
             c.parse::<crate::firewall::Cidr>()
                 .map_err(|e| format!("`allowedLanCidrs`: {e}"))?;
@@ -220,17 +244,17 @@ impl Config {
         {
             return Err("`allowedLanCidrs` and `allowCloudMetadata` refine network isolation, which `networkIsolation: false` turns off; remove them or turn isolation back on".into());
         }
+        Ok(())
+    }
+
+    /// Test hooks are refused unless `testHooks` says so, and must be well-formed.
+    fn validate_test_hooks(&self) -> Result<(), String> {
         if !self.test_hooks
             && (self.test_clock_file.is_some()
                 || self.fault_injection.is_some()
                 || !self.test_bind_mounts.is_empty())
         {
             return Err("`testClockFile`, `faultInjection` and `testBindMounts` are test hooks and are refused unless `testHooks` is true; remove them from a production config".into());
-        }
-        if let Some(f) = &self.notify_webhook_file {
-            if !f.is_absolute() {
-                return Err("`notifyWebhookFile` must be an absolute path".into());
-            }
         }
         if let Some(f) = &self.fault_injection {
             let pause_ok = f

@@ -10,7 +10,7 @@ use devboxd::clock::DaemonClock;
 use devboxd::config::Config;
 use devboxd::podman::Podman;
 use devboxd::secrets::OpCli;
-use devboxd::server::{self, App};
+use devboxd::server::{self, Daemon};
 use devboxd::service::{Service, Settings};
 use devboxd::state::StateStore;
 use devboxd::users::Users;
@@ -64,16 +64,43 @@ async fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging();
+    let state = StateStore::new(&config.state_dir);
+    state
+        .load()
+        .with_context(|| format!("reading state in {}", config.state_dir.display()))?;
+    if !config.network_isolation {
+        tracing::warn!("network isolation is OFF (`networkIsolation: false`): containers share Podman's default network and reach each other and the host");
+    }
+    if config.test_hooks {
+        tracing::warn!("TEST HOOKS are enabled in the config; never do this in production");
+    }
     let op = OpCli {
         command: config.op_command.clone(),
         token_file: config.token_file(),
         timeout: Duration::from_secs(60),
     };
-    let state = StateStore::new(&config.state_dir);
-    state
-        .load()
-        .with_context(|| format!("reading state in {}", config.state_dir.display()))?;
-    let settings = Settings {
+    let daemon: Arc<Daemon> = Arc::new(Service::new(
+        Podman::new(&config.podman_socket),
+        op,
+        daemon_clock(&config),
+        users,
+        settings(&config),
+        state,
+    ));
+    let listener = server::listen(&config.socket_path, &config.socket_group)?;
+    tracing::info!(socket = %config.socket_path.display(), image = %config.image, instance = %config.instance, "devboxd listening");
+    spawn_reconciler(
+        daemon.clone(),
+        Duration::from_secs(config.reconcile_interval_secs),
+    );
+    serve_until_signal(listener, daemon).await?;
+    let _ = std::fs::remove_file(&config.socket_path);
+    Ok(())
+}
+
+/// The service's settings from the config.
+fn settings(config: &Config) -> Settings {
+    Settings {
         image: config.image.clone(),
         instance: config.instance.clone(),
         ready_timeout: Duration::from_secs(config.ready_timeout_secs),
@@ -91,7 +118,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ..Default::default()
         },
         firewall: config.network_isolation.then(|| {
-            std::sync::Arc::new(devboxd::firewall::Firewall::new(
+            Arc::new(devboxd::firewall::Firewall::new(
                 config.nft_command.clone(),
                 &config.instance,
                 config
@@ -108,52 +135,44 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .filter_map(|m| m.split_once(':'))
             .map(|(h, c)| (h.to_string(), c.to_string()))
             .collect(),
-    };
-    let clock = match &config.test_clock_file {
+    }
+}
+
+fn daemon_clock(config: &Config) -> DaemonClock {
+    match &config.test_clock_file {
         Some(path) => {
             tracing::warn!(path = %path.display(), "TEST HOOK: the daemon's clock is read from a file");
             DaemonClock::File(path.clone())
         }
         None => DaemonClock::System,
-    };
-    if !config.network_isolation {
-        tracing::warn!("network isolation is OFF (`networkIsolation: false`): containers share Podman's default network and reach each other and the host");
     }
-    if config.test_hooks {
-        tracing::warn!("TEST HOOKS are enabled in the config; never do this in production");
-    }
-    let service = Service::new(
-        Podman::new(&config.podman_socket),
-        op.clone(),
-        clock,
-        users,
-        settings,
-        state,
-    );
-    let app = Arc::new(App {
-        service,
-        op: Some(op),
-    });
-    let listener = server::listen(&config.socket_path, &config.socket_group)?;
-    tracing::info!(socket = %config.socket_path.display(), image = %config.image, instance = %config.instance, "devboxd listening");
-    let reconciler = app.clone();
-    let interval = Duration::from_secs(config.reconcile_interval_secs);
+}
+
+/// The reconciler: once at start (reboot recovery), then every `interval`.
+fn spawn_reconciler(daemon: Arc<Daemon>, interval: Duration) {
     tokio::spawn(async move {
-        if let Err(e) = reconciler.service.reconcile_at_start().await {
+        if let Err(e) = daemon.reconcile_at_start().await {
             tracing::error!(error = %e, "reconcile at start failed");
         }
         loop {
             tokio::time::sleep(interval).await;
-            if let Err(e) = reconciler.service.reconcile_pass(true).await {
+            if let Err(e) = daemon.reconcile_pass(true).await {
                 tracing::error!(error = %e, "reconcile pass failed");
             }
         }
     });
-    // SIGTERM/SIGINT: stop accepting, let running operations finish for a bounded time (each
-    // is undoable: an unfinished create is rolled back at the next start), then exit.
+}
+
+/// Serves the socket until SIGTERM/SIGINT: then stops accepting and lets running operations
+/// finish for a bounded time (each is undoable: an unfinished create is rolled back at the next
+/// start).
+async fn serve_until_signal(
+    listener: tokio::net::UnixListener,
+    daemon: Arc<Daemon>,
+) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = stop.clone();
-    let serve = server::serve(listener, app, async move { stopped.notified().await });
+    let serve = server::serve(listener, daemon, async move { stopped.notified().await });
     tokio::select! {
         r = serve => r.context("serving the socket")?,
         () = async {
@@ -163,7 +182,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("operations still running after {}s; exiting anyway", SHUTDOWN_GRACE.as_secs()),
     }
-    let _ = std::fs::remove_file(&config.socket_path);
     Ok(())
 }
 

@@ -36,6 +36,10 @@ pub trait SecretSource: Send + Sync + 'static {
         &self,
         reference: &str,
     ) -> impl std::future::Future<Output = Result<SecretString, SecretError>> + Send;
+
+    /// Proves the source works without reading a secret (for `doctor`): a line saying what
+    /// answered, or why it does not.
+    fn check(&self) -> impl std::future::Future<Output = Result<String, SecretError>> + Send;
 }
 
 /// The real thing: `op read REFERENCE` with `OP_SERVICE_ACCOUNT_TOKEN` in the child's environment.
@@ -57,38 +61,6 @@ impl OpCli {
             });
         }
         Ok(SecretString::from(token.to_string()))
-    }
-
-    /// Proves the token works without reading a secret: `op user get --me` (what 1Password's
-    /// service-account docs give to check one is configured; `op whoami` answers for the
-    /// signed-in session). Returns `op`'s version and the account's name and type.
-    pub async fn check(&self) -> Result<String, SecretError> {
-        self.token()?;
-        let version = Command::new(&self.command)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| SecretError::OpMissing {
-                command: self.command.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
-        let out = self
-            .run(
-                &["user", "get", "--me", "--format", "json"],
-                "user get --me",
-            )
-            .await?;
-        if !out.status.success() {
-            return Err(SecretError::TokenRefused {
-                stderr: short_stderr(&out),
-            });
-        }
-        let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let name = me["name"].as_str().unwrap_or("?");
-        let kind = me["type"].as_str().unwrap_or("?");
-        Ok(format!("`op` {version}; signed in as {name:?} ({kind})"))
     }
 
     /// Runs `op ARGS` with the token in the child's environment only.
@@ -164,6 +136,38 @@ impl SecretSource for OpCli {
             });
         }
         Ok(secret)
+    }
+
+    /// Proves the token works without reading a secret: `op user get --me` (what 1Password's
+    /// service-account docs give to check one is configured; `op whoami` answers for the
+    /// signed-in session). Returns `op`'s version and the account's name and type.
+    async fn check(&self) -> Result<String, SecretError> {
+        self.token()?;
+        let version = Command::new(&self.command)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| SecretError::OpMissing {
+                command: self.command.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+        let out = self
+            .run(
+                &["user", "get", "--me", "--format", "json"],
+                "user get --me",
+            )
+            .await?;
+        if !out.status.success() {
+            return Err(SecretError::TokenRefused {
+                stderr: short_stderr(&out),
+            });
+        }
+        let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let name = me["name"].as_str().unwrap_or("?");
+        let kind = me["type"].as_str().unwrap_or("?");
+        Ok(format!("`op` {version}; signed in as {name:?} ({kind})"))
     }
 }
 

@@ -23,11 +23,15 @@ use serde::Serialize;
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
-use crate::clock::Clock;
-use crate::engine::Engine;
-use crate::secrets::{OpCli, SecretSource};
+use crate::clock::DaemonClock;
+use crate::podman::Podman;
+use crate::secrets::OpCli;
 use crate::service::Service;
 use crate::users::Caller;
+
+/// The daemon the socket serves: the core over Podman, 1Password's CLI and the daemon's clock.
+/// The core stays generic (tests drive it in-process with fakes); the HTTP edge needs only this.
+pub type Daemon = Service<Podman, OpCli, DaemonClock>;
 
 /// The peer's uid, from the kernel.
 #[derive(Debug, Clone, Copy)]
@@ -227,13 +231,7 @@ impl tokio::io::AsyncWrite for PeerStream {
 }
 
 /// What the handlers share.
-pub struct App<E: Engine, S: SecretSource, C: Clock> {
-    pub service: Service<E, S, C>,
-    /// For `doctor`: checks `op` and the token without reading a secret.
-    pub op: Option<OpCli>,
-}
-
-type Shared<E, S, C> = Arc<App<E, S, C>>;
+pub type Shared = Arc<Daemon>;
 
 struct Failure(ApiError);
 
@@ -251,17 +249,14 @@ impl From<ApiError> for Failure {
     }
 }
 
-fn caller<E: Engine, S: SecretSource, C: Clock>(
-    app: &App<E, S, C>,
-    peer: PeerUid,
-) -> Result<Caller, Failure> {
+fn caller(app: &Daemon, peer: PeerUid) -> Result<Caller, Failure> {
     let uid = peer.0.ok_or_else(|| {
         Failure(ApiError::new(
             ErrorCode::UnknownUser,
             "cannot identify the caller (no peer credentials on the socket)",
         ))
     })?;
-    app.service.users.caller(uid).ok_or_else(|| {
+    app.users.caller(uid).ok_or_else(|| {
         Failure(ApiError::new(
             ErrorCode::UnknownUser,
             format!("uid {uid} is not a devbox user (not in users.nix); ask an admin to add you"),
@@ -358,32 +353,26 @@ fn stepper(tx: mpsc::UnboundedSender<Event>) -> impl Fn(&str) + Send + Sync {
     }
 }
 
-pub fn router<E: Engine, S: SecretSource, C: Clock>(app: Shared<E, S, C>) -> Router {
+pub fn router(app: Shared) -> Router {
     Router::new()
-        .route("/v1/whoami", get(whoami::<E, S, C>))
-        .route("/v1/doctor", get(doctor::<E, S, C>))
-        .route(
-            "/v1/containers",
-            get(list::<E, S, C>).post(create::<E, S, C>),
-        )
-        .route(
-            "/v1/containers/{name}",
-            get(status::<E, S, C>).delete(destroy::<E, S, C>),
-        )
-        .route("/v1/containers/{name}/start", post(start::<E, S, C>))
-        .route("/v1/containers/{name}/stop", post(stop::<E, S, C>))
-        .route("/v1/containers/{name}/rotate-key", post(rotate::<E, S, C>))
-        .route("/v1/containers/{name}/logs", get(logs::<E, S, C>))
-        .route("/v1/containers/{name}/keep", post(keep::<E, S, C>))
-        .route("/v1/notices", get(notices::<E, S, C>))
-        .route("/v1/volumes", get(volumes::<E, S, C>))
-        .route("/v1/lifecycle", get(plan::<E, S, C>))
-        .route("/v1/reconcile", post(reconcile::<E, S, C>))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/doctor", get(doctor))
+        .route("/v1/containers", get(list).post(create))
+        .route("/v1/containers/{name}", get(status).delete(destroy))
+        .route("/v1/containers/{name}/start", post(start))
+        .route("/v1/containers/{name}/stop", post(stop))
+        .route("/v1/containers/{name}/rotate-key", post(rotate))
+        .route("/v1/containers/{name}/logs", get(logs))
+        .route("/v1/containers/{name}/keep", post(keep))
+        .route("/v1/notices", get(notices))
+        .route("/v1/volumes", get(volumes))
+        .route("/v1/lifecycle", get(plan))
+        .route("/v1/reconcile", post(reconcile))
         .with_state(app)
 }
 
-async fn whoami<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn whoami(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Json<WhoAmI>, Failure> {
     let c = caller(&app, peer)?;
@@ -394,46 +383,36 @@ async fn whoami<E: Engine, S: SecretSource, C: Clock>(
     }))
 }
 
-async fn doctor<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn doctor(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    let op = app.op.clone();
-    let report = app
-        .service
-        .doctor(&c, async move {
-            match op {
-                Some(op) => op.check().await,
-                None => Ok("(test source)".to_string()),
-            }
-        })
-        .await;
-    Ok(Json(report).into_response())
+    Ok(Json(app.doctor(&c).await).into_response())
 }
 
-async fn list<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn list(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(Json(app.service.list(&c, q.all).await?).into_response())
+    Ok(Json(app.list(&c, q.all).await?).into_response())
 }
 
-async fn status<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn status(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
     // status runs an exec in the container: it counts toward the caller's operations.
     let _slot = OperationSlot::take(&c)?;
-    Ok(Json(app.service.status(&c, &name).await?).into_response())
+    Ok(Json(app.status(&c, &name).await?).into_response())
 }
 
-async fn create<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn create(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     body: Bytes,
 ) -> Result<Response, Failure> {
@@ -445,12 +424,12 @@ async fn create<E: Engine, S: SecretSource, C: Clock>(
         ))
     })?;
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service.create(&c, &req, &stepper(tx)).await
+        app.create(&c, &req, &stepper(tx)).await
     }))
 }
 
-async fn start<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn start(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
     body: Bytes,
@@ -468,39 +447,36 @@ async fn start<E: Engine, S: SecretSource, C: Clock>(
         })?
     };
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service
-            .start(&c, &name, req.auth_key.as_ref(), &stepper(tx))
+        app.start(&c, &name, req.auth_key.as_ref(), &stepper(tx))
             .await
     }))
 }
 
-async fn stop<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn stop(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service.stop(&c, &name, &stepper(tx)).await
+        app.stop(&c, &name, &stepper(tx)).await
     }))
 }
 
-async fn destroy<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn destroy(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
     Query(q): Query<DestroyQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service
-            .destroy(&c, &name, q.keep_volume, &stepper(tx))
-            .await
+        app.destroy(&c, &name, q.keep_volume, &stepper(tx)).await
     }))
 }
 
-async fn rotate<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn rotate(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
     body: Bytes,
@@ -517,52 +493,51 @@ async fn rotate<E: Engine, S: SecretSource, C: Clock>(
         })?
     };
     Ok(operation(OperationSlot::take(&c)?, move |tx| async move {
-        app.service
-            .rotate_key(&c, &name, req.now, req.auth_key.as_ref(), &stepper(tx))
+        app.rotate_key(&c, &name, req.now, req.auth_key.as_ref(), &stepper(tx))
             .await
     }))
 }
 
-async fn keep<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn keep(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(Json(app.service.keep(&c, &name).await?).into_response())
+    Ok(Json(app.keep(&c, &name).await?).into_response())
 }
 
-async fn volumes<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn volumes(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     Query(q): Query<AllQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
     // Measuring volumes walks their files: one at a time per user, like status.
     let _slot = OperationSlot::take(&c)?;
-    Ok(Json(app.service.volumes(&c, q.all).await?).into_response())
+    Ok(Json(app.volumes(&c, q.all).await?).into_response())
 }
 
-async fn notices<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn notices(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(Json(app.service.notices(&c)?).into_response())
+    Ok(Json(app.notices(&c)?).into_response())
 }
 
-async fn plan<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn plan(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     Query(q): Query<AllQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    Ok(Json(app.service.plan(&c, q.all).await?).into_response())
+    Ok(Json(app.plan(&c, q.all).await?).into_response())
 }
 
 /// Admins: one reconciler pass now (streamed like the other long operations).
-async fn reconcile<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn reconcile(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
@@ -573,18 +548,18 @@ async fn reconcile<E: Engine, S: SecretSource, C: Clock>(
         )));
     }
     Ok(operation(OperationSlot::take(&c)?, move |_tx| async move {
-        app.service.reconcile_now(&c).await
+        app.reconcile_now(&c).await
     }))
 }
 
-async fn logs<E: Engine, S: SecretSource, C: Clock>(
-    State(app): State<Shared<E, S, C>>,
+async fn logs(
+    State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<PeerUid>,
     UrlPath(name): UrlPath<String>,
     Query(q): Query<LogsQuery>,
 ) -> Result<Response, Failure> {
     let c = caller(&app, peer)?;
-    let stream = app.service.logs(&c, &name, q.follow, q.tail).await?;
+    let stream = app.logs(&c, &name, q.follow, q.tail).await?;
     let body = stream.map(|r| match r {
         Ok(b) => Ok::<_, Infallible>(Bytes::from(b)),
         Err(e) => Ok(Bytes::from(format!("\n[devboxd: log stream ended: {e}]\n"))),
@@ -662,9 +637,9 @@ pub fn listen(path: &Path, group: &str) -> Result<UnixListener, ListenError> {
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn serve<E: Engine, S: SecretSource, C: Clock>(
+pub async fn serve(
     listener: UnixListener,
-    app: Shared<E, S, C>,
+    app: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(

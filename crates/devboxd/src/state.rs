@@ -53,6 +53,27 @@ pub struct ContainerState {
     pub destroying: Option<bool>,
 }
 
+impl ContainerState {
+    /// A fresh entry: `owner`'s container, `desired`, made at `created_at`, with no history yet
+    /// (no activity, start, key delivery, notices; not pending). Callers set what they know with
+    /// struct update syntax.
+    pub fn new(owner: &str, desired: DesiredState, created_at: Timestamp) -> Self {
+        Self {
+            owner: owner.to_string(),
+            desired,
+            created_at,
+            stopped_since: None,
+            last_activity: None,
+            key_delivered_at: None,
+            last_started: None,
+            key_source: KeySource::default(),
+            notices_sent: vec![],
+            pending_create: None,
+            destroying: None,
+        }
+    }
+}
+
 /// Where a container's Tailscale auth key comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -202,19 +223,7 @@ mod tests {
         let mut s = State::default();
         s.containers.insert(
             "a".into(),
-            ContainerState {
-                owner: "alice".into(),
-                desired: DesiredState::Running,
-                created_at: Timestamp::UNIX_EPOCH,
-                stopped_since: None,
-                last_activity: None,
-                key_delivered_at: None,
-                last_started: None,
-                key_source: Default::default(),
-                notices_sent: vec![],
-                pending_create: None,
-                destroying: None,
-            },
+            ContainerState::new("alice", DesiredState::Running, Timestamp::UNIX_EPOCH),
         );
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap(), s);

@@ -76,14 +76,54 @@ fn save(socket: &Path, node: &NodeState) -> CliResult {
     fake_tailscale::write_node(socket, node).map_err(|e| (1, e.to_string()))
 }
 
+/// `tailscale up`: logs in with the auth key (or brings a logged-in node back up), unless the
+/// node already runs with these settings.
 fn up(socket: &Path, args: &[String]) -> CliResult {
-    let mut key_arg: Option<String> = None;
-    let mut hostname = std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    let mut tags: Vec<String> = Vec::new();
-    let mut ssh = false;
-    let mut force_reauth = false;
+    let flags = parse_up(args)?;
+    for t in &flags.tags {
+        if !t.starts_with("tag:") || t.len() < 5 {
+            return Err((1, format!("tailscale: tag {t:?} must start with \"tag:\"")));
+        }
+    }
+    let mut node = connect(socket)?;
+    if node.backend_state == "Running" && !flags.force_reauth {
+        if let Some(dev) = &node.device {
+            if dev.hostname == flags.hostname && dev.tags == flags.tags && dev.ssh == flags.ssh {
+                return Ok(());
+            }
+        }
+    }
+    let key = auth_key(flags.key.as_deref(), &node)?;
+    let control = Control::from_env();
+    let dev = log_in(&control, &node, &key, &flags)?;
+    node.backend_state = "Running".into();
+    node.device = Some(dev);
+    node.control = Some(control.path().to_path_buf());
+    save(socket, &node)
+}
+
+/// The settings of `tailscale up`.
+struct UpFlags {
+    /// `--auth-key` as given (a key, or `file:PATH`).
+    key: Option<String>,
+    hostname: String,
+    tags: Vec<String>,
+    ssh: bool,
+    force_reauth: bool,
+}
+
+/// `up`'s flags, Go style (`-flag`, `--flag`, `=value` or the next argument); the hostname
+/// defaults to /etc/hostname's.
+fn parse_up(args: &[String]) -> Result<UpFlags, (u8, String)> {
+    let mut flags = UpFlags {
+        key: None,
+        hostname: std::fs::read_to_string("/etc/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into()),
+        tags: Vec::new(),
+        ssh: false,
+        force_reauth: false,
+    };
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -102,17 +142,17 @@ fn up(socket: &Path, args: &[String]) -> CliResult {
                 .ok_or((2, format!("flag needs an argument: -{flag}")))
         };
         match flag.as_str() {
-            "auth-key" | "authkey" => key_arg = Some(value()?),
-            "hostname" => hostname = value()?,
+            "auth-key" | "authkey" => flags.key = Some(value()?),
+            "hostname" => flags.hostname = value()?,
             "advertise-tags" => {
-                tags = value()?
+                flags.tags = value()?
                     .split(',')
                     .filter(|t| !t.is_empty())
                     .map(str::to_string)
                     .collect()
             }
-            "ssh" => ssh = bool_flag(&inline),
-            "force-reauth" => force_reauth = bool_flag(&inline),
+            "ssh" => flags.ssh = bool_flag(&inline),
+            "force-reauth" => flags.force_reauth = bool_flag(&inline),
             "reset" | "accept-dns" | "accept-routes" => {}
             "timeout" | "login-server" => {
                 value()?;
@@ -121,35 +161,36 @@ fn up(socket: &Path, args: &[String]) -> CliResult {
         }
         i += 1;
     }
-    for t in &tags {
-        if !t.starts_with("tag:") || t.len() < 5 {
-            return Err((1, format!("tailscale: tag {t:?} must start with \"tag:\"")));
-        }
+    Ok(flags)
+}
+
+/// The key to log in with: given, read from `file:PATH`, or empty for a node that is already
+/// logged in (a re-up keeps its device).
+fn auth_key(given: Option<&str>, node: &NodeState) -> Result<String, (u8, String)> {
+    match given {
+        Some(k) => match k.strip_prefix("file:") {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| (1, format!("reading auth key file {path:?}: {e}"))),
+            None => Ok(k.to_string()),
+        },
+        None if node.device.is_some() => Ok(String::new()),
+        None => Err((
+            1,
+            "fake-tailscale: no auth key given; the interactive login URL flow is not modelled"
+                .into(),
+        )),
     }
-    let mut node = connect(socket)?;
-    if node.backend_state == "Running" && !force_reauth {
-        if let Some(dev) = &node.device {
-            if dev.hostname == hostname && dev.tags == tags && dev.ssh == ssh {
-                return Ok(());
-            }
-        }
-    }
-    let key =
-        match key_arg {
-            Some(k) => match k.strip_prefix("file:") {
-                Some(path) => std::fs::read_to_string(path)
-                    .map(|s| s.trim().to_string())
-                    .map_err(|e| (1, format!("reading auth key file {path:?}: {e}")))?,
-                None => k,
-            },
-            None if node.device.is_some() => String::new(),
-            None => return Err((
-                1,
-                "fake-tailscale: no auth key given; the interactive login URL flow is not modelled"
-                    .into(),
-            )),
-        };
-    let control = Control::from_env();
+}
+
+/// The control plane's side of `up`: the device logged in (or, without a key, the node's own
+/// device back online).
+fn log_in(
+    control: &Control,
+    node: &NodeState,
+    key: &str,
+    flags: &UpFlags,
+) -> Result<fake_tailscale::Device, (u8, String)> {
     // A slow control plane: the login answers late (outside the lock, as the real one would).
     let delay = control
         .update(|s, _| s.login_delay_ms)
@@ -170,15 +211,18 @@ fn up(socket: &Path, args: &[String]) -> CliResult {
                     None => Err(fake_tailscale::LoginError::InvalidKey),
                 }
             } else {
-                s.login(&key, &hostname, &tags, ssh, existing.as_deref(), permissive)
+                s.login(
+                    key,
+                    &flags.hostname,
+                    &flags.tags,
+                    flags.ssh,
+                    existing.as_deref(),
+                    permissive,
+                )
             }
         })
         .map_err(|e| (1, e.to_string()))?;
-    let dev = login.map_err(|e| (1, e.to_string()))?;
-    node.backend_state = "Running".into();
-    node.device = Some(dev);
-    node.control = Some(control.path().to_path_buf());
-    save(socket, &node)
+    login.map_err(|e| (1, e.to_string()))
 }
 
 fn status(socket: &Path, args: &[String]) -> CliResult {

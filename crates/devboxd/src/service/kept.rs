@@ -12,7 +12,7 @@ use devbox_api::{
 };
 use jiff::SignedDuration;
 
-use super::{Progress, Service, LABEL_MANAGED, LABEL_NAME, LABEL_OWNER};
+use super::{internal, Progress, Service, LABEL_MANAGED, LABEL_NAME, LABEL_OWNER};
 use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::lifecycle::{self, ActionKind, Next};
@@ -32,10 +32,6 @@ pub(crate) struct Kept {
     pub owner: String,
     /// The owner's uid when the volume was made (its `devbox.owner-uid` label).
     pub owner_uid: Option<String>,
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, e.to_string())
 }
 
 impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
