@@ -1,4 +1,9 @@
 //! The client side of the daemon's socket: HTTP/1.1 over a Unix stream, one connection per request.
+//!
+//! One typed method per route (`whoami`, `list`, `create`, …), built on a small transport: a JSON
+//! request/answer ([`Client::json`]), a long operation's stream of progress events
+//! ([`Client::operation`]) and a raw byte stream ([`Client::stream_raw`]). Paths come from
+//! [`crate::routes`], the same patterns the daemon's router registers.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +18,12 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::net::UnixStream;
 
-use crate::types::{ApiError, ErrorCode, Event};
+use crate::routes;
+use crate::types::{
+    AllQuery, ApiError, ContainerInfo, ContainerStatus, CreateRequest, DestroyQuery, DestroyResult,
+    DoctorReport, ErrorCode, Event, KeptVolumeInfo, LifecyclePlan, ListQuery, LogsQuery, Notice,
+    PlanItem, RotateKeyRequest, StartRequest, WhoAmI,
+};
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -109,7 +119,9 @@ impl Client {
         }
     }
 
-    /// A request with an optional JSON body, decoding a JSON answer.
+    /// A request with an optional JSON body, decoding a JSON answer. The typed calls below are
+    /// the interface; this and [`Client::operation`] stay public for what no typed call sends
+    /// (the daemon's tests of malformed bodies).
     pub async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -207,3 +219,145 @@ impl Client {
         Ok(())
     }
 }
+
+/// The typed calls: one per route, each decoding the answer the daemon gives for it.
+impl Client {
+    /// `GET` [`routes::WHOAMI`].
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.get(routes::WHOAMI).await
+    }
+
+    /// `GET` [`routes::DOCTOR`].
+    pub async fn doctor(&self) -> Result<DoctorReport, ClientError> {
+        self.get(routes::DOCTOR).await
+    }
+
+    /// `GET` [`routes::CONTAINERS`]: the caller's containers (admins: everyone's with `all`).
+    pub async fn list(&self, all: bool) -> Result<Vec<ContainerInfo>, ClientError> {
+        self.get(&routes::list(&ListQuery { all })).await
+    }
+
+    /// `GET` [`routes::VOLUMES`]: kept home volumes.
+    pub async fn kept_volumes(&self, all: bool) -> Result<Vec<KeptVolumeInfo>, ClientError> {
+        self.get(&routes::volumes(&AllQuery { all })).await
+    }
+
+    /// `GET` [`routes::CONTAINER`].
+    pub async fn status(&self, name: &str) -> Result<ContainerStatus, ClientError> {
+        self.get(&routes::for_container(routes::CONTAINER, name))
+            .await
+    }
+
+    /// `GET` [`routes::NOTICES`].
+    pub async fn notices(&self) -> Result<Vec<Notice>, ClientError> {
+        self.get(routes::NOTICES).await
+    }
+
+    /// `GET` [`routes::LIFECYCLE`]: what the reconciler will do and when.
+    pub async fn lifecycle(&self, all: bool) -> Result<LifecyclePlan, ClientError> {
+        self.get(&routes::lifecycle(&AllQuery { all })).await
+    }
+
+    /// `POST` [`routes::KEEP`].
+    pub async fn keep(&self, name: &str) -> Result<PlanItem, ClientError> {
+        self.json(
+            Method::POST,
+            &routes::for_container(routes::KEEP, name),
+            None,
+        )
+        .await
+    }
+
+    /// `POST` [`routes::CONTAINERS`]: create, calling `on_step` for each step.
+    pub async fn create(
+        &self,
+        req: &CreateRequest,
+        on_step: impl FnMut(&str),
+    ) -> Result<ContainerStatus, ClientError> {
+        let v = self
+            .operation(Method::POST, routes::CONTAINERS, Some(req), on_step)
+            .await?;
+        decode(v)
+    }
+
+    /// `POST` [`routes::START`].
+    pub async fn start(
+        &self,
+        name: &str,
+        req: &StartRequest,
+        on_step: impl FnMut(&str),
+    ) -> Result<ContainerStatus, ClientError> {
+        let path = routes::for_container(routes::START, name);
+        decode(
+            self.operation(Method::POST, &path, Some(req), on_step)
+                .await?,
+        )
+    }
+
+    /// `POST` [`routes::STOP`] (no body).
+    pub async fn stop(
+        &self,
+        name: &str,
+        on_step: impl FnMut(&str),
+    ) -> Result<ContainerInfo, ClientError> {
+        let path = routes::for_container(routes::STOP, name);
+        decode(
+            self.operation::<()>(Method::POST, &path, None, on_step)
+                .await?,
+        )
+    }
+
+    /// `DELETE` [`routes::CONTAINER`].
+    pub async fn destroy(
+        &self,
+        name: &str,
+        keep_volume: bool,
+        on_step: impl FnMut(&str),
+    ) -> Result<DestroyResult, ClientError> {
+        let path = routes::destroy(name, &DestroyQuery { keep_volume });
+        decode(
+            self.operation::<()>(Method::DELETE, &path, None, on_step)
+                .await?,
+        )
+    }
+
+    /// `POST` [`routes::ROTATE_KEY`].
+    pub async fn rotate_key(
+        &self,
+        name: &str,
+        req: &RotateKeyRequest,
+        on_step: impl FnMut(&str),
+    ) -> Result<ContainerStatus, ClientError> {
+        let path = routes::for_container(routes::ROTATE_KEY, name);
+        decode(
+            self.operation(Method::POST, &path, Some(req), on_step)
+                .await?,
+        )
+    }
+
+    /// `POST` [`routes::RECONCILE`]: a reconciler pass now; the plan after it.
+    pub async fn reconcile(&self, on_step: impl FnMut(&str)) -> Result<LifecyclePlan, ClientError> {
+        decode(
+            self.operation::<()>(Method::POST, routes::RECONCILE, None, on_step)
+                .await?,
+        )
+    }
+
+    /// `GET` [`routes::LOGS`]: the log's bytes into `out` as they arrive.
+    pub async fn logs(
+        &self,
+        name: &str,
+        q: &LogsQuery,
+        out: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<(), ClientError> {
+        self.stream_raw(&routes::logs(name, q), out).await
+    }
+}
+
+/// A long operation's result as the type its route answers with.
+fn decode<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ClientError> {
+    serde_json::from_value(v).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,14 @@
 //! Holds the honest fakes of programs that cannot run on the test machines (`tailscale`,
 //! `tailscaled`, `code-server`, the Zed remote server, `op`) as binaries in `src/bin/`, the
 //! fake Tailscale control plane they share ([`fake_tailscale`]), the Podman testbed image
-//! ([`testbed`]) and small helpers for tests that run real Podman.
+//! ([`testbed`]) and small helpers for tests that run real Podman. With the feature
+//! `engine-fakes`: in-memory fakes of devboxd's engine, secret source and clock
+//! ([`fake_engine`], [`fake_secrets`]) for in-process tests of the daemon that need no root.
 
+#[cfg(feature = "engine-fakes")]
+pub mod fake_engine;
+#[cfg(feature = "engine-fakes")]
+pub mod fake_secrets;
 pub mod fake_tailscale;
 pub mod fake_tailscale_api;
 pub mod fakes;

@@ -88,8 +88,10 @@ pub struct NetworkRecord {
 pub struct ContainerId(String);
 
 impl ContainerId {
-    /// For engines only: `id` must be the engine's full, exact ID of the container.
-    pub(crate) fn from_engine(id: String) -> Self {
+    /// For [`Engine`] implementations only (the Podman backend, the test kit's in-memory fake):
+    /// `id` must be the engine's full, exact ID of the container. Nothing above the engine
+    /// boundary calls it; it is public so an engine outside this crate can be written.
+    pub fn from_engine(id: String) -> Self {
         Self(id)
     }
 
@@ -132,8 +134,9 @@ pub struct Volume {
 }
 
 impl Volume {
-    /// For engines only: `name` is the exact name of the volume that carries `labels`.
-    pub(crate) fn from_engine(name: String, labels: Labels) -> Self {
+    /// For [`Engine`] implementations only (see [`ContainerId::from_engine`]): `name` is the
+    /// exact name of the volume that carries `labels`.
+    pub fn from_engine(name: String, labels: Labels) -> Self {
         Self { name, labels }
     }
 

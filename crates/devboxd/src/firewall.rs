@@ -91,6 +91,19 @@ const PRIVATE_V6: &[&str] = &[
 /// Link-local, where clouds serve instance metadata (169.254.169.254).
 const LINK_LOCAL_V4: &str = "169.254.0.0/16";
 
+/// Takes a ruleset instead of `nft -f -`: the seam for in-process tests that run without root
+/// (the test kit's `FakeNft`). The daemon never sets one.
+#[derive(Clone)]
+pub struct Installer(std::sync::Arc<InstallFn>);
+
+type InstallFn = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
+impl std::fmt::Debug for Installer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Installer(in-process)")
+    }
+}
+
 /// The nftables table of one devboxd instance.
 #[derive(Debug)]
 pub struct Firewall {
@@ -98,6 +111,8 @@ pub struct Firewall {
     pub table: String,
     pub allowed_lan: Vec<Cidr>,
     pub allow_metadata: bool,
+    /// None: `nft -f -` (always, in the daemon).
+    installer: Option<Installer>,
     /// One replacement at a time, so the last one applied is the newest view.
     lock: tokio::sync::Mutex<()>,
 }
@@ -126,8 +141,18 @@ impl Firewall {
             table: table_name(instance),
             allowed_lan,
             allow_metadata,
+            installer: None,
             lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The same table, handed to `install` instead of `nft` (for tests; see [`Installer`]).
+    pub fn with_installer(
+        mut self,
+        install: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.installer = Some(Installer(std::sync::Arc::new(install)));
+        self
     }
 
     /// The whole `nft -f` script: (re)creates the table for these bridge interfaces.
@@ -210,6 +235,9 @@ impl Firewall {
     pub async fn apply(&self, bridges: &[String]) -> Result<(), String> {
         let _one = self.lock.lock().await;
         let script = self.ruleset(bridges);
+        if let Some(Installer(install)) = &self.installer {
+            return install(&script);
+        }
         let mut child = tokio::process::Command::new(&self.nft)
             .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())

@@ -354,20 +354,22 @@ fn stepper(tx: mpsc::UnboundedSender<Event>) -> impl Fn(&str) + Send + Sync {
 }
 
 pub fn router(app: Shared) -> Router {
+    // The same patterns the client builds its paths from.
+    use devbox_api::routes;
     Router::new()
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/doctor", get(doctor))
-        .route("/v1/containers", get(list).post(create))
-        .route("/v1/containers/{name}", get(status).delete(destroy))
-        .route("/v1/containers/{name}/start", post(start))
-        .route("/v1/containers/{name}/stop", post(stop))
-        .route("/v1/containers/{name}/rotate-key", post(rotate))
-        .route("/v1/containers/{name}/logs", get(logs))
-        .route("/v1/containers/{name}/keep", post(keep))
-        .route("/v1/notices", get(notices))
-        .route("/v1/volumes", get(volumes))
-        .route("/v1/lifecycle", get(plan))
-        .route("/v1/reconcile", post(reconcile))
+        .route(routes::WHOAMI, get(whoami))
+        .route(routes::DOCTOR, get(doctor))
+        .route(routes::CONTAINERS, get(list).post(create))
+        .route(routes::CONTAINER, get(status).delete(destroy))
+        .route(routes::START, post(start))
+        .route(routes::STOP, post(stop))
+        .route(routes::ROTATE_KEY, post(rotate))
+        .route(routes::LOGS, get(logs))
+        .route(routes::KEEP, post(keep))
+        .route(routes::NOTICES, get(notices))
+        .route(routes::VOLUMES, get(volumes))
+        .route(routes::LIFECYCLE, get(plan))
+        .route(routes::RECONCILE, post(reconcile))
         .with_state(app)
 }
 

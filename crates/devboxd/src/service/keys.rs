@@ -28,6 +28,12 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How many user-supplied keys devboxd holds in memory (for tests: a create that failed
+    /// must not keep one).
+    pub fn held_key_count(&self) -> usize {
+        self.held_keys().len()
+    }
+
     pub(crate) fn hold_key(&self, name: &str, key: &SecretString) {
         self.held_keys().insert(name.to_string(), key.clone());
     }

@@ -707,6 +707,14 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         self.stop_daemon();
+        // A failing test shows what the daemon did (the harness prints a failing test's output).
+        if std::thread::panicking() {
+            eprintln!(
+                "---- devboxd log of instance {} ----\n{}---- end of devboxd log ----",
+                self.instance,
+                self.daemon_log()
+            );
+        }
         for c in self.podman_containers() {
             let _ = Command::new("timeout")
                 .args(["120", "podman", "rm", "-f", "-t", "2", &c])
