@@ -13,8 +13,10 @@ fi
 
 # passwd (useradd), util-linux (runuser, prlimit) and bsdutils (script) are used by the tests too.
 # netavark + aardvark-dns: the network backend of NixOS's Podman (Debian's Podman defaults to CNI);
-# nftables/iproute2: the network isolation tests read and probe the rules.
-packages=(podman runc uidmap netavark aardvark-dns nftables iproute2 nix-bin syncthing busybox-static
+# nftables/iproute2: the network isolation tests read and probe the rules. iptables: netavark 1.4
+# sets up its bridges and NAT with it and fails with "No such file or directory" without it (only
+# a Recommends of Podman, so --no-install-recommends leaves it out).
+packages=(podman runc uidmap netavark aardvark-dns nftables iptables iproute2 nix-bin syncthing busybox-static
   curl ca-certificates python3 passwd util-linux bsdutils)
 missing=()
 for p in "${packages[@]}"; do

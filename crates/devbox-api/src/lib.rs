@@ -6,6 +6,9 @@
 //! stop, destroy, rotate-key) answer `200` with newline-delimited JSON [`Event`]s ending in exactly one
 //! `done` or `error` event; everything else answers JSON, errors as [`ApiError`] with a matching status.
 
+/// The daemon-entrypoint contract, for the daemon.
+pub use devbox_contract as contract;
+
 pub mod client;
 pub mod routes;
 pub mod types;

@@ -262,61 +262,12 @@ pub struct ContainerInfo {
     pub orphaned: Option<String>,
 }
 
-/// The entrypoint's `status --json`, as far as the controller needs it. Unknown fields are ignored
-/// so the entrypoint can grow.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EntrypointStatus {
-    #[serde(default)]
-    pub phase: String,
-    #[serde(default)]
-    pub ready: bool,
-    #[serde(default)]
-    pub services: Vec<ServiceStatus>,
-    #[serde(default)]
-    pub tailscale: TailscaleStatus,
-    #[serde(default)]
-    pub syncthing: SyncthingStatus,
-    #[serde(default)]
-    pub last_activity: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceStatus {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub state: String,
-    #[serde(default)]
-    pub restarts: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TailscaleStatus {
-    #[serde(default)]
-    pub state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncthingStatus {
-    #[serde(default)]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
-}
+/// The entrypoint's `status --json`: the contract's report, read leniently (a field or state
+/// this build does not know does not make the container silent).
+pub use devbox_contract::status::{
+    Phase, ServiceState, ServiceStatus, Status as EntrypointStatus, SyncthingStatus,
+    TailscaleState, TailscaleStatus,
+};
 
 /// How to reach a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,15 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use devbox_contract::env as var;
 /// Variables that look like an auth key passed the wrong way; refused outright.
-pub const FORBIDDEN_SECRET_VARS: &[&str] = &[
-    "TS_AUTHKEY",
-    "TS_AUTH_KEY",
-    "TAILSCALE_AUTHKEY",
-    "DEVBOX_TAILSCALE_AUTHKEY",
-    "DEVBOX_AUTHKEY",
-    "OP_SERVICE_ACCOUNT_TOKEN",
-];
+pub use devbox_contract::env::FORBIDDEN_SECRET_VARS;
 
 /// The validated configuration of the entrypoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,24 +55,39 @@ pub struct Config {
     pub git_user: Option<String>,
 }
 
+/// The files in the run dir (tmpfs) through which PID 1 and the helper commands the
+/// controller runs (`deliver-key`, `logout`, `status`) talk: one list for both sides.
+pub mod run_files {
+    /// The Tailscale auth key (0400), only while a login needs it.
+    pub const KEY: &str = "tailscale-authkey";
+    pub const STATUS: &str = "status.json";
+    /// PID 1's pid, for the doorbell (SIGUSR1).
+    pub const PID: &str = "entrypoint.pid";
+    /// `deliver-key --reauth` asks for a forced re-authentication (written before the key).
+    pub const REAUTH: &str = "reauth-requested";
+    /// `logout` asks PID 1 to stay logged out until the next key.
+    pub const LOGGED_OUT: &str = "logged-out";
+    pub const TAILSCALED_SOCKET: &str = "tailscaled.sock";
+}
+
 impl Config {
     pub fn key_file(&self) -> PathBuf {
-        self.run_dir.join("tailscale-authkey")
+        self.run_dir.join(run_files::KEY)
     }
     pub fn status_file(&self) -> PathBuf {
-        self.run_dir.join("status.json")
+        self.run_dir.join(run_files::STATUS)
     }
     pub fn pid_file(&self) -> PathBuf {
-        self.run_dir.join("entrypoint.pid")
+        self.run_dir.join(run_files::PID)
     }
     pub fn reauth_flag(&self) -> PathBuf {
-        self.run_dir.join("reauth-requested")
+        self.run_dir.join(run_files::REAUTH)
     }
     pub fn logged_out_flag(&self) -> PathBuf {
-        self.run_dir.join("logged-out")
+        self.run_dir.join(run_files::LOGGED_OUT)
     }
     pub fn tailscaled_socket(&self) -> PathBuf {
-        self.run_dir.join("tailscaled.sock")
+        self.run_dir.join(run_files::TAILSCALED_SOCKET)
     }
     pub fn activity_file(&self) -> PathBuf {
         self.state_dir.join("last-activity.json")
@@ -174,7 +183,8 @@ impl Config {
         Config::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads and validates the configuration from `get` (an environment lookup).
+    /// Reads and validates the configuration from `get` (an environment lookup). Every bad
+    /// setting is reported, not only the first.
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(get: F) -> Result<Config, ConfigErrors> {
         let mut r = Reader {
             get: &get,
@@ -188,220 +198,280 @@ impl Config {
                 ));
             }
         }
-        let hostname = r.opt("DEVBOX_HOSTNAME").unwrap_or_default();
-        if hostname.is_empty() {
-            r.errors.push(
-                "DEVBOX_HOSTNAME is not set: it must be the container name (the tailnet hostname)"
-                    .into(),
-            );
-        } else if !is_dns_label(&hostname) {
-            r.errors.push(format!(
-                "DEVBOX_HOSTNAME={hostname:?} is not a valid hostname: use 1-63 lowercase \
-                 letters, digits and '-', not starting or ending with '-'"
+        let mut c = Config::blank();
+        r.identity(&mut c);
+        r.switches(&mut c);
+        r.paths(&mut c);
+        r.services(&mut c);
+        r.zed(&mut c);
+        r.timing(&mut c);
+        r.tailscale(&mut c);
+        r.git(&mut c);
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors(r.errors));
+        }
+        Ok(c)
+    }
+
+    /// The starting point the reader fills in; never handed out unvalidated.
+    fn blank() -> Config {
+        Config {
+            hostname: String::new(),
+            owner: String::new(),
+            tags: Vec::new(),
+            syncthing: false,
+            code_server: true,
+            nix_daemon: false,
+            user: String::new(),
+            home: PathBuf::new(),
+            run_dir: PathBuf::new(),
+            state_dir: PathBuf::new(),
+            code_server_bind: String::new(),
+            code_server_port: 8080,
+            syncthing_home: PathBuf::new(),
+            sync_folder: PathBuf::new(),
+            syncthing_gui: String::new(),
+            syncthing_listen: String::new(),
+            zed_server_binary: PathBuf::new(),
+            zed_channel: String::new(),
+            zed_version: None,
+            tailscale_statedir: PathBuf::new(),
+            stop_grace: Duration::ZERO,
+            restart_backoff: Duration::ZERO,
+            restart_backoff_max: Duration::ZERO,
+            activity_interval: Duration::ZERO,
+            session_max_age: Duration::ZERO,
+            logout_on_stop: true,
+            login_server: None,
+            git_name: None,
+            git_email: None,
+            git_user: None,
+        }
+    }
+}
+
+/// The sections of the configuration, each read and checked on its own.
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// Who the container is: hostname, owner, tags.
+    fn identity(&mut self, c: &mut Config) {
+        c.hostname = self.opt(var::HOSTNAME).unwrap_or_default();
+        if c.hostname.is_empty() {
+            self.errors.push(format!(
+                "{} is not set: it must be the container name (the tailnet hostname)",
+                var::HOSTNAME
+            ));
+        } else if !is_dns_label(&c.hostname) {
+            self.errors.push(format!(
+                "{}={:?} is not a valid hostname: use 1-63 lowercase \
+                 letters, digits and '-', not starting or ending with '-'",
+                var::HOSTNAME,
+                c.hostname
             ));
         }
-        let owner = r.opt("DEVBOX_OWNER").unwrap_or_default();
-        if owner.is_empty() {
-            r.errors
-                .push("DEVBOX_OWNER is not set: it must be the owning user's name".into());
-        } else if !is_user_name(&owner) {
-            r.errors.push(format!(
-                "DEVBOX_OWNER={owner:?} is not a valid user name: lowercase letters, digits, \
-                 '_' and '-', starting with a letter or '_', at most 32"
+        c.owner = self.opt(var::OWNER).unwrap_or_default();
+        if c.owner.is_empty() {
+            self.errors.push(format!(
+                "{} is not set: it must be the owning user's name",
+                var::OWNER
+            ));
+        } else if !is_user_name(&c.owner) {
+            self.errors.push(format!(
+                "{}={:?} is not a valid user name: lowercase letters, digits, \
+                 '_' and '-', starting with a letter or '_', at most 32",
+                var::OWNER,
+                c.owner
             ));
         }
-        let tags: Vec<String> = match r.opt("DEVBOX_TAGS") {
-            Some(v) => {
-                let tags: Vec<String> = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if tags.is_empty() {
-                    r.errors.push(
-                        "DEVBOX_TAGS is empty: give comma-separated tags like \
-                         tag:devcontainer,tag:alice-container"
-                            .into(),
-                    );
-                }
-                for t in &tags {
-                    if !is_tag(t) {
-                        r.errors.push(format!(
-                            "DEVBOX_TAGS: {t:?} is not a Tailscale tag (tag:NAME, NAME of \
-                             letters, digits and '-', starting with a letter)"
-                        ));
-                    }
-                }
-                tags
-            }
-            None if is_user_name(&owner) => vec![
-                "tag:devcontainer".to_string(),
-                format!("tag:{owner}-container"),
-            ],
+        c.tags = match self.opt(var::TAGS) {
+            Some(v) => self.tags(&v),
+            None if is_user_name(&c.owner) => devbox_contract::tags::default_tags(&c.owner),
             None => Vec::new(),
         };
-        let syncthing = r.boolean("DEVBOX_SYNCTHING", false);
-        let code_server = r.boolean("DEVBOX_CODE_SERVER", true);
-        let nix_daemon = r.boolean("DEVBOX_NIX_DAEMON", false);
-        let user = r.string("DEVBOX_USER", "dev");
-        if !is_user_name(&user) {
-            r.errors
-                .push(format!("DEVBOX_USER={user:?} is not a valid user name"));
-        }
-        let home = r.path("DEVBOX_HOME", "/home/dev");
-        let home_s = home.to_string_lossy().into_owned();
-        let run_dir = r.path("DEVBOX_RUN_DIR", "/run/devbox");
-        let state_dir = r.path("DEVBOX_STATE_DIR", &format!("{home_s}/.local/state/devbox"));
-        let code_server_bind = r.string("DEVBOX_CODE_SERVER_BIND", "127.0.0.1");
-        if code_server_bind.parse::<std::net::IpAddr>().is_err() {
-            r.errors.push(format!(
-                "DEVBOX_CODE_SERVER_BIND={code_server_bind:?} must be an IP address (e.g. 127.0.0.1)"
+    }
+
+    fn tags(&mut self, v: &str) -> Vec<String> {
+        let tags: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        if tags.is_empty() {
+            self.errors.push(format!(
+                "{} is empty: give comma-separated tags like \
+                 tag:devcontainer,tag:alice-container",
+                var::TAGS
             ));
         }
-        let code_server_port = match r.opt("DEVBOX_CODE_SERVER_PORT") {
+        for t in &tags {
+            if !is_tag(t) {
+                self.errors.push(format!(
+                    "{}: {t:?} is not a Tailscale tag (tag:NAME, NAME of \
+                     letters, digits and '-', starting with a letter)",
+                    var::TAGS
+                ));
+            }
+        }
+        tags
+    }
+
+    /// Which services run, and as whom.
+    fn switches(&mut self, c: &mut Config) {
+        c.syncthing = self.boolean(var::SYNCTHING, false);
+        c.code_server = self.boolean(var::CODE_SERVER, true);
+        c.nix_daemon = self.boolean(var::NIX_DAEMON, false);
+        c.user = self.string(var::USER, "dev");
+        if !is_user_name(&c.user) {
+            self.errors.push(format!(
+                "{}={:?} is not a valid user name",
+                var::USER,
+                c.user
+            ));
+        }
+    }
+
+    /// Where things are; the defaults derive from the home and the run dir.
+    fn paths(&mut self, c: &mut Config) {
+        c.home = self.path(var::HOME, devbox_contract::HOME_PATH);
+        let home = c.home.to_string_lossy().into_owned();
+        c.run_dir = self.path(var::RUN_DIR, devbox_contract::RUN_PATH);
+        c.state_dir = self.path(var::STATE_DIR, &format!("{home}/.local/state/devbox"));
+        c.syncthing_home = self.path(var::SYNCTHING_HOME, &format!("{home}/.config/syncthing"));
+        c.sync_folder = self.path(var::SYNC_FOLDER, &format!("{home}/sync"));
+        let run = c.run_dir.to_string_lossy().into_owned();
+        c.tailscale_statedir = self.path(var::TAILSCALE_STATEDIR, &format!("{run}/tailscale"));
+    }
+
+    /// code-server's and Syncthing's addresses.
+    fn services(&mut self, c: &mut Config) {
+        c.code_server_bind = self.string(var::CODE_SERVER_BIND, "127.0.0.1");
+        if c.code_server_bind.parse::<std::net::IpAddr>().is_err() {
+            self.errors.push(format!(
+                "{}={:?} must be an IP address (e.g. 127.0.0.1)",
+                var::CODE_SERVER_BIND,
+                c.code_server_bind
+            ));
+        }
+        c.code_server_port = match self.opt(var::CODE_SERVER_PORT) {
             None => 8080,
             Some(v) => match v.parse::<u16>() {
                 Ok(p) if p >= 1 => p,
                 _ => {
-                    r.errors.push(format!(
-                        "DEVBOX_CODE_SERVER_PORT={v:?} must be a port number 1-65535"
+                    self.errors.push(format!(
+                        "{}={v:?} must be a port number 1-65535",
+                        var::CODE_SERVER_PORT
                     ));
                     8080
                 }
             },
         };
-        let syncthing_home = r.path(
-            "DEVBOX_SYNCTHING_HOME",
-            &format!("{home_s}/.config/syncthing"),
+        c.syncthing_gui = self.string(var::SYNCTHING_GUI_ADDRESS, "127.0.0.1:8384");
+        if c.syncthing_gui.parse::<std::net::SocketAddr>().is_err() {
+            self.errors.push(format!(
+                "{}={:?} must be IP:PORT (e.g. 127.0.0.1:8384)",
+                var::SYNCTHING_GUI_ADDRESS,
+                c.syncthing_gui
+            ));
+        }
+        c.syncthing_listen = self.string(var::SYNCTHING_LISTEN, "tcp://0.0.0.0:22000");
+        if !c.syncthing_listen.starts_with("tcp://") && !c.syncthing_listen.starts_with("quic://") {
+            self.errors.push(format!(
+                "{}={:?} must be a tcp:// or quic:// address",
+                var::SYNCTHING_LISTEN,
+                c.syncthing_listen
+            ));
+        }
+    }
+
+    fn zed(&mut self, c: &mut Config) {
+        c.zed_server_binary = self.path(var::ZED_SERVER_BINARY, "/opt/devbox/zed-remote-server");
+        c.zed_channel = self.string(var::ZED_CHANNEL, "stable");
+        if !["stable", "preview", "nightly", "dev"].contains(&c.zed_channel.as_str()) {
+            self.errors.push(format!(
+                "{}={:?} must be one of stable, preview, nightly, dev",
+                var::ZED_CHANNEL,
+                c.zed_channel
+            ));
+        }
+        c.zed_version = self.opt(var::ZED_VERSION);
+        if let Some(v) = c.zed_version.as_ref().filter(|v| !is_version(v)) {
+            self.errors.push(format!(
+                "{}={v:?} must look like 0.170.4 (digits, letters, '.', '+', '-')",
+                var::ZED_VERSION
+            ));
+        }
+    }
+
+    /// Grace periods, backoff, probe intervals.
+    fn timing(&mut self, c: &mut Config) {
+        c.stop_grace = self.millis(var::STOP_GRACE_MS, 3000, 100, 60_000);
+        c.restart_backoff = self.millis(var::RESTART_BACKOFF_MS, 1000, 50, 60_000);
+        c.restart_backoff_max = self.millis(var::RESTART_BACKOFF_MAX_MS, 30_000, 50, 600_000);
+        if c.restart_backoff_max < c.restart_backoff {
+            self.errors.push(format!(
+                "{} must not be smaller than {}",
+                var::RESTART_BACKOFF_MAX_MS,
+                var::RESTART_BACKOFF_MS
+            ));
+        }
+        c.activity_interval = self.millis(var::ACTIVITY_INTERVAL_MS, 10_000, 200, 600_000);
+        let day_ms = 24 * 3600 * 1000;
+        c.session_max_age = Duration::from_secs(
+            self.millis(var::SESSION_MAX_AGE_MS, day_ms / 2, 1000, 7 * day_ms)
+                .as_secs(),
         );
-        let sync_folder = r.path("DEVBOX_SYNC_FOLDER", &format!("{home_s}/sync"));
-        let syncthing_gui = r.string("DEVBOX_SYNCTHING_GUI_ADDRESS", "127.0.0.1:8384");
-        if syncthing_gui.parse::<std::net::SocketAddr>().is_err() {
-            r.errors.push(format!(
-                "DEVBOX_SYNCTHING_GUI_ADDRESS={syncthing_gui:?} must be IP:PORT (e.g. 127.0.0.1:8384)"
-            ));
-        }
-        let syncthing_listen = r.string("DEVBOX_SYNCTHING_LISTEN", "tcp://0.0.0.0:22000");
-        if !syncthing_listen.starts_with("tcp://") && !syncthing_listen.starts_with("quic://") {
-            r.errors.push(format!(
-                "DEVBOX_SYNCTHING_LISTEN={syncthing_listen:?} must be a tcp:// or quic:// address"
-            ));
-        }
-        let zed_server_binary = r.path("DEVBOX_ZED_SERVER_BINARY", "/opt/devbox/zed-remote-server");
-        let zed_channel = r.string("DEVBOX_ZED_CHANNEL", "stable");
-        if !["stable", "preview", "nightly", "dev"].contains(&zed_channel.as_str()) {
-            r.errors.push(format!(
-                "DEVBOX_ZED_CHANNEL={zed_channel:?} must be one of stable, preview, nightly, dev"
-            ));
-        }
-        let zed_version = r.opt("DEVBOX_ZED_VERSION");
-        if let Some(v) = &zed_version {
-            if !is_version(v) {
-                r.errors.push(format!(
-                    "DEVBOX_ZED_VERSION={v:?} must look like 0.170.4 (digits, letters, '.', '+', '-')"
-                ));
-            }
-        }
-        let run_s = run_dir.to_string_lossy().into_owned();
-        let tailscale_statedir = r.path("DEVBOX_TAILSCALE_STATEDIR", &format!("{run_s}/tailscale"));
-        let stop_grace = r.millis("DEVBOX_STOP_GRACE_MS", 3000, 100, 60_000);
-        let restart_backoff = r.millis("DEVBOX_RESTART_BACKOFF_MS", 1000, 50, 60_000);
-        let restart_backoff_max = r.millis("DEVBOX_RESTART_BACKOFF_MAX_MS", 30_000, 50, 600_000);
-        if restart_backoff_max < restart_backoff {
-            r.errors.push(
-                "DEVBOX_RESTART_BACKOFF_MAX_MS must not be smaller than DEVBOX_RESTART_BACKOFF_MS"
-                    .into(),
-            );
-        }
-        let activity_interval = r.millis("DEVBOX_ACTIVITY_INTERVAL_MS", 10_000, 200, 600_000);
-        let session_max_age = Duration::from_secs(
-            r.millis(
-                "DEVBOX_SESSION_MAX_AGE_MS",
-                12 * 3600 * 1000,
-                1000,
-                7 * 24 * 3600 * 1000,
-            )
-            .as_secs(),
-        );
-        let logout_on_stop = r.boolean("DEVBOX_LOGOUT_ON_STOP", true);
-        let login_server = r.opt("DEVBOX_TAILSCALE_LOGIN_SERVER");
-        if let Some(url) = &login_server {
+    }
+
+    fn tailscale(&mut self, c: &mut Config) {
+        c.logout_on_stop = self.boolean(var::LOGOUT_ON_STOP, true);
+        c.login_server = self.opt(var::TAILSCALE_LOGIN_SERVER);
+        if let Some(url) = &c.login_server {
             let ok = (url.starts_with("https://") || url.starts_with("http://"))
                 && !url.chars().any(|c| c.is_whitespace() || c == '@');
             if !ok {
-                r.errors.push(format!(
-                    "DEVBOX_TAILSCALE_LOGIN_SERVER={url:?} must be an http(s) URL without \
-                     credentials, e.g. https://headscale.example.org"
+                self.errors.push(format!(
+                    "{}={url:?} must be an http(s) URL without \
+                     credentials, e.g. https://headscale.example.org",
+                    var::TAILSCALE_LOGIN_SERVER
                 ));
             }
         }
-        // Plain text for git's config file: one line, no control characters, bounded.
-        let git_name = r.opt("DEVBOX_GIT_NAME");
-        let git_email = r.opt("DEVBOX_GIT_EMAIL");
-        let git_user = r.opt("DEVBOX_GIT_USER");
-        for (var, v) in [
-            ("DEVBOX_GIT_NAME", &git_name),
-            ("DEVBOX_GIT_EMAIL", &git_email),
-            ("DEVBOX_GIT_USER", &git_user),
+    }
+
+    /// Plain text for git's config file: one line, no control characters, bounded.
+    fn git(&mut self, c: &mut Config) {
+        c.git_name = self.opt(var::GIT_NAME);
+        c.git_email = self.opt(var::GIT_EMAIL);
+        c.git_user = self.opt(var::GIT_USER);
+        for (name, v) in [
+            (var::GIT_NAME, &c.git_name),
+            (var::GIT_EMAIL, &c.git_email),
+            (var::GIT_USER, &c.git_user),
         ] {
-            if let Some(v) = v {
-                if v.len() > 256 || v.chars().any(char::is_control) {
-                    r.errors.push(format!(
-                        "{var} must be one line of at most 256 characters without control characters"
-                    ));
-                }
+            if v.as_ref()
+                .is_some_and(|v| v.len() > 256 || v.chars().any(char::is_control))
+            {
+                self.errors.push(format!(
+                    "{name} must be one line of at most 256 characters without control characters"
+                ));
             }
         }
-        if let Some(e) = &git_email {
+        if let Some(e) = &c.git_email {
             if e.split('@').count() != 2 || e.chars().any(char::is_whitespace) {
-                r.errors.push(format!(
-                    "DEVBOX_GIT_EMAIL={e:?} must be an e-mail address (local@domain)"
+                self.errors.push(format!(
+                    "{}={e:?} must be an e-mail address (local@domain)",
+                    var::GIT_EMAIL
                 ));
             }
         }
-        if let Some(u) = &git_user {
+        if let Some(u) = &c.git_user {
             if !u.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                r.errors.push(format!(
-                    "DEVBOX_GIT_USER={u:?} must be a GitHub login (letters, digits, '-')"
+                self.errors.push(format!(
+                    "{}={u:?} must be a GitHub login (letters, digits, '-')",
+                    var::GIT_USER
                 ));
             }
         }
-        if !r.errors.is_empty() {
-            return Err(ConfigErrors(r.errors));
-        }
-        Ok(Config {
-            hostname,
-            owner,
-            tags,
-            syncthing,
-            code_server,
-            nix_daemon,
-            user,
-            home,
-            run_dir,
-            state_dir,
-            code_server_bind,
-            code_server_port,
-            syncthing_home,
-            sync_folder,
-            syncthing_gui,
-            syncthing_listen,
-            zed_server_binary,
-            zed_channel,
-            zed_version,
-            tailscale_statedir,
-            stop_grace,
-            restart_backoff,
-            restart_backoff_max,
-            activity_interval,
-            session_max_age,
-            logout_on_stop,
-            login_server,
-            git_name,
-            git_email,
-            git_user,
-        })
     }
 }
 
@@ -417,11 +487,11 @@ pub fn is_version(v: &str) -> bool {
 /// Reads the settings a helper command (status, deliver-key, logout) needs; it must work even
 /// when the container's identity variables are missing, so only paths are read here.
 pub fn run_dir_from_env() -> PathBuf {
-    std::env::var("DEVBOX_RUN_DIR")
+    std::env::var(var::RUN_DIR)
         .ok()
         .filter(|v| v.starts_with('/'))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/devbox"))
+        .unwrap_or_else(|| PathBuf::from(devbox_contract::RUN_PATH))
 }
 
 #[cfg(test)]

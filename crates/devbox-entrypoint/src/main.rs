@@ -4,52 +4,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use devbox_contract::{KeyExit, RunExit};
+use devbox_entrypoint::cli::{Cli, Cmd};
 use devbox_entrypoint::config::{run_dir_from_env, Config};
 use devbox_entrypoint::{keys, supervisor};
-
-#[derive(Parser)]
-#[command(
-    name = "devbox-entrypoint",
-    version,
-    about = "PID 1 of the nix-devbox dev container"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Run as PID 1: start and supervise the services (the default).
-    Run,
-    /// Check the environment and print the configuration (exit 2 when invalid).
-    CheckConfig,
-    /// Print the container's status (from the running PID 1).
-    Status {
-        /// Print the JSON the controller reads.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Read a Tailscale auth key from stdin, store it in the tmpfs run dir and log in.
-    DeliverKey {
-        /// Log in again with this key even when already on the tailnet (key rotation).
-        #[arg(long)]
-        reauth: bool,
-        /// Do not wait for the login result.
-        #[arg(long)]
-        no_wait: bool,
-        /// How long to wait for the login result.
-        #[arg(long, default_value_t = 30)]
-        timeout_secs: u64,
-    },
-    /// Log out of the tailnet (`tailscale logout`); no new login until the next key.
-    Logout,
-    /// Prepare the home volume and the service credentials; PID 1 runs this as the dev
-    /// user and reads the JSON report.
-    #[command(hide = true)]
-    PrepareHome,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,20 +16,20 @@ fn main() -> ExitCode {
         Cmd::Run => match Config::from_env() {
             Err(e) => {
                 eprintln!("devbox-entrypoint: {e}");
-                supervisor::exit::CONFIG
+                RunExit::Config.code()
             }
             Ok(cfg) => match supervisor::run(cfg) {
-                Ok(code) => code,
+                Ok(code) => code.code(),
                 Err(e) => {
                     eprintln!("devbox-entrypoint: cannot start: {e:#}");
-                    supervisor::exit::SETUP
+                    RunExit::Setup.code()
                 }
             },
         },
         Cmd::CheckConfig => match Config::from_env() {
             Err(e) => {
                 eprintln!("devbox-entrypoint: {e}");
-                supervisor::exit::CONFIG
+                RunExit::Config.code()
             }
             Ok(cfg) => {
                 println!("{cfg:#?}");
@@ -84,43 +43,46 @@ fn main() -> ExitCode {
             timeout_secs,
         } => {
             let wait = (!no_wait).then(|| Duration::from_secs(timeout_secs));
-            let (code, msg) =
-                keys::deliver_key(&run_dir_from_env(), std::io::stdin().lock(), reauth, wait);
-            if code == keys::exit::OK {
-                println!("{msg}");
-            } else {
-                eprintln!("devbox-entrypoint: {msg}");
-            }
-            code
+            report(keys::deliver_key(
+                &run_dir_from_env(),
+                std::io::stdin().lock(),
+                reauth,
+                wait,
+            ))
         }
-        Cmd::PrepareHome => match Config::from_env() {
-            Err(e) => {
-                eprintln!("devbox-entrypoint: {e}");
-                supervisor::exit::CONFIG
-            }
-            Ok(cfg) => match serde_json::to_string(&devbox_entrypoint::prepare::prepare_home(&cfg))
-            {
-                Ok(text) => {
-                    println!("{text}");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("devbox-entrypoint: {e}");
-                    1
-                }
-            },
-        },
-        Cmd::Logout => {
-            let (code, msg) = keys::logout(&run_dir_from_env());
-            if code == keys::exit::OK {
-                println!("{msg}");
-            } else {
-                eprintln!("devbox-entrypoint: {msg}");
-            }
-            code
-        }
+        Cmd::PrepareHome => prepare_home(),
+        Cmd::Logout => report(keys::logout(&run_dir_from_env())),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Prints a helper command's message (stdout on success, stderr otherwise); its exit code.
+fn report((code, msg): (KeyExit, String)) -> i32 {
+    if code == KeyExit::Ok {
+        println!("{msg}");
+    } else {
+        eprintln!("devbox-entrypoint: {msg}");
+    }
+    code.code()
+}
+
+fn prepare_home() -> i32 {
+    match Config::from_env() {
+        Err(e) => {
+            eprintln!("devbox-entrypoint: {e}");
+            RunExit::Config.code()
+        }
+        Ok(cfg) => match serde_json::to_string(&devbox_entrypoint::prepare::prepare_home(&cfg)) {
+            Ok(text) => {
+                println!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("devbox-entrypoint: {e}");
+                1
+            }
+        },
+    }
 }
 
 fn status(json: bool) -> i32 {

@@ -11,17 +11,7 @@ use std::time::Duration;
 use crate::config::{is_version, Config};
 use crate::helpers::run_with_timeout;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ZedStatus {
-    pub provisioned: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+pub use devbox_contract::status::ZedStatus;
 
 pub fn target_path(home: &Path, channel: &str, version: &str) -> PathBuf {
     home.join(".zed_server")

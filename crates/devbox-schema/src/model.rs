@@ -147,8 +147,8 @@ pub struct DerivedUser {
 
 /// The naming conventions, in one place (mirrored by lib/naming.nix).
 pub mod naming {
-    /// The tag every dev container carries.
-    pub const CONTAINER_TAG: &str = "tag:devcontainer";
+    /// The tag every dev container carries (the daemon-entrypoint contract's).
+    pub use devbox_contract::tags::CONTAINER_TAG;
 
     /// The 1Password reference of a user's Tailscale auth key.
     pub fn op_reference(vault: &str, user: &str) -> String {
@@ -157,7 +157,7 @@ pub mod naming {
 
     /// The Tailscale tags a user's containers advertise.
     pub fn tailscale_tags(user: &str) -> Vec<String> {
-        vec![CONTAINER_TAG.to_string(), format!("tag:{user}-container")]
+        devbox_contract::tags::default_tags(user)
     }
 }
 

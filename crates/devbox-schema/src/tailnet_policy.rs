@@ -129,10 +129,7 @@ pub fn tailnet_policy(users: &UsersFile, orchestrator_tag: Option<&str>) -> Poli
 
 /// `tag:{user}-container`, as lib/naming.nix writes it.
 fn user_tag(user: &str) -> String {
-    naming::tailscale_tags(user)
-        .into_iter()
-        .find(|t| t != naming::CONTAINER_TAG)
-        .unwrap_or_else(|| format!("tag:{user}-container"))
+    devbox_contract::tags::user_container_tag(user)
 }
 
 #[cfg(test)]

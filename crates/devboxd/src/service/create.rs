@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use devbox_api::contract::env;
 use devbox_api::validate::{format_memory, parse_memory, validate_cpu, validate_name};
 use devbox_api::{
     ApiError, ContainerStatus, CreateRequest, DesiredState, EntrypointStatus, ErrorCode,
@@ -375,10 +376,10 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             image: self.settings.image.clone(),
             hostname: name.to_string(),
             env: vec![
-                ("DEVBOX_HOSTNAME".into(), name.to_string()),
-                ("DEVBOX_OWNER".into(), owner.clone()),
-                ("DEVBOX_TAGS".into(), self.users.tags(owner).join(",")),
-                ("DEVBOX_SYNCTHING".into(), new.req.syncthing.to_string()),
+                (env::HOSTNAME.into(), name.to_string()),
+                (env::OWNER.into(), owner.clone()),
+                (env::TAGS.into(), self.users.tags(owner).join(",")),
+                (env::SYNCTHING.into(), new.req.syncthing.to_string()),
             ]
             .into_iter()
             .chain(self.git_identity_env(owner))
@@ -544,9 +545,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             return vec![];
         };
         vec![
-            ("DEVBOX_GIT_NAME".into(), u.description.clone()),
-            ("DEVBOX_GIT_EMAIL".into(), u.email.clone()),
-            ("DEVBOX_GIT_USER".into(), u.git_user.clone()),
+            (env::GIT_NAME.into(), u.description.clone()),
+            (env::GIT_EMAIL.into(), u.email.clone()),
+            (env::GIT_USER.into(), u.git_user.clone()),
         ]
     }
 }

@@ -1,24 +1,23 @@
-//! The calls into a running container, all as execs of its entrypoint (`ENTRYPOINT`, as PID 1
-//! was started): deliver the Tailscale key on stdin, ask for the status report, log out of the
-//! tailnet, wait until it reports ready. Only these talk to the entrypoint, so what the daemon
+//! The calls into a running container, all as execs of its entrypoint (the contract's `Verb`s,
+//! run as `/proc/1/exe`, the program PID 1 was started from): deliver the Tailscale key on stdin,
+//! ask for the status report, log out of the tailnet, wait until it reports ready. Only these talk to the entrypoint, so what the daemon
 //! expects of it is in one place; `bring_up` composes them into a start.
 
 use std::time::Duration;
 
+use devbox_api::contract::{KeyExit, Verb};
 use devbox_api::{ApiError, EntrypointStatus, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{engine_err, Progress, Service, ENTRYPOINT};
+use super::{engine_err, Progress, Service};
 use crate::clock::Clock;
 use crate::engine::{ContainerId, Engine};
 use crate::secrets::SecretSource;
 
-/// `devbox-entrypoint deliver-key`'s exit code for "key delivered, no login result yet".
-const DELIVERED_LOGIN_PENDING: i64 = 4;
-
 /// The outcome of waiting for a container to get ready.
 enum Ready {
-    Yes(EntrypointStatus),
+    /// (Boxed: the report is large, the other answer small.)
+    Yes(Box<EntrypointStatus>),
     /// Timed out while the container runs: what is still pending, for the user.
     NotYet(String),
 }
@@ -94,7 +93,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<Option<EntrypointStatus>, ApiError> {
         match self.wait_ready(id).await? {
-            Ready::Yes(s) => Ok(Some(s)),
+            Ready::Yes(s) => Ok(Some(*s)),
             Ready::NotYet(pending) => {
                 tracing::warn!(container = name, pending = %pending, "not ready within the ready timeout; kept running");
                 progress.step(&format!(
@@ -114,16 +113,13 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     ) -> Result<(), ApiError> {
         // The entrypoint waits for the login result; it must answer before our exec timeout (30 s).
         // No longer than the ready timeout: a slow login is then followed by wait_ready.
-        let wait = self
-            .settings
-            .ready_timeout
-            .as_secs()
-            .clamp(1, 20)
-            .to_string();
-        let mut cmd = vec![ENTRYPOINT, "deliver-key", "--timeout-secs", wait.as_str()];
-        if reauth {
-            cmd.push("--reauth");
+        let wait_secs = self.settings.ready_timeout.as_secs().clamp(1, 20);
+        let argv = Verb::DeliverKey {
+            reauth,
+            wait_secs: Some(wait_secs),
         }
+        .command();
+        let cmd: Vec<&str> = argv.iter().map(String::as_str).collect();
         // The entrypoint may need a moment after start before exec works.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -137,9 +133,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 )
                 .await;
             match out {
-                // 4: delivered, the login has no result yet (a slow control plane): not an
-                // error; readiness is waited for next.
-                Ok(o) if o.exit_code == 0 || o.exit_code == DELIVERED_LOGIN_PENDING => {
+                // Timeout: delivered, the login has no result yet (a slow control plane): not
+                // an error; readiness is waited for next.
+                Ok(o) if KeyExit::from_code(o.exit_code).is_some_and(KeyExit::delivered) => {
                     return Ok(())
                 }
                 Ok(o) => {
@@ -166,14 +162,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         &self,
         id: &ContainerId,
     ) -> Result<EntrypointStatus, String> {
+        let argv = Verb::Status { json: true }.command();
+        let cmd: Vec<&str> = argv.iter().map(String::as_str).collect();
         let out = self
             .engine
-            .exec(
-                id,
-                &[ENTRYPOINT, "status", "--json"],
-                None,
-                Duration::from_secs(10),
-            )
+            .exec(id, &cmd, None, Duration::from_secs(10))
             .await
             .map_err(|e| e.to_string())?;
         if out.exit_code != 0 {
@@ -200,11 +193,11 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             match self.entrypoint_status(id).await {
                 // With Syncthing, ready also means its device ID is known (create prints it).
                 Ok(s) if s.ready && (!s.syncthing.enabled || s.syncthing.device_id.is_some()) => {
-                    return Ok(Ready::Yes(s))
+                    return Ok(Ready::Yes(Box::new(s)))
                 }
                 Ok(s) => {
                     pending = pending_services(&s);
-                    last = format!("phase {:?}", s.phase);
+                    last = format!("phase {}", s.phase);
                     if s.ready {
                         last.push_str(", Syncthing device ID not known yet");
                     }
@@ -249,12 +242,14 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
     }
 
     pub(super) async fn logout(&self, id: &ContainerId, name: &str) {
+        let argv = Verb::Logout.command();
+        let cmd: Vec<&str> = argv.iter().map(String::as_str).collect();
         match self
             .engine
-            .exec(id, &[ENTRYPOINT, "logout"], None, Duration::from_secs(10))
+            .exec(id, &cmd, None, Duration::from_secs(10))
             .await
         {
-            Ok(o) if o.exit_code == 0 => {}
+            Ok(o) if KeyExit::from_code(o.exit_code) == Some(KeyExit::Ok) => {}
             Ok(o) => tracing::warn!(
                 container = name,
                 exit = o.exit_code,

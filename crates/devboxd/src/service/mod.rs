@@ -75,14 +75,12 @@ pub const USERNS_SIZE: u64 = 65_536;
 /// How many ranges fit below 2^31.
 pub const USERNS_SLOTS: u64 = 16_000;
 
-/// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs).
-pub const HOME_PATH: &str = "/home/dev";
-pub const RUN_PATH: &str = "/run/devbox";
-/// The entrypoint inside the container, as the root execs (deliver-key with the key on stdin,
-/// status, logout) name it: the program PID 1 was started from. Not a PATH lookup and not an
-/// image path: the container user can neither rename nor replace what /proc/1/exe points to,
-/// so a planted `devbox-entrypoint` never receives the key (docs/security.md).
-pub const ENTRYPOINT: &str = "/proc/1/exe";
+/// The entrypoint inside the container, as the root execs name it: `/proc/1/exe`, never a
+/// PATH lookup (why: `devbox_contract::verb::ENTRYPOINT_EXE`). `Verb::command` starts with it.
+pub use devbox_api::contract::verb::ENTRYPOINT_EXE as ENTRYPOINT;
+/// Where the home volume is mounted and where the entrypoint keeps runtime files (a tmpfs):
+/// the contract's.
+pub use devbox_api::contract::{HOME_PATH, RUN_PATH};
 /// Seconds Podman waits after SIGTERM before SIGKILL on stop.
 pub const STOP_TIMEOUT_SECS: u32 = 10;
 
