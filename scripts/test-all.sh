@@ -17,6 +17,9 @@ cargo fmt --all -- --check
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "house rules: no non-test file over 700 lines, no non-test fn over 80 (devbox-house)"
+cargo run -q --locked -p devbox-house
+
 step "Nix: parse every file, evaluate the pure checks"
 bash scripts/check-nix.sh
 
