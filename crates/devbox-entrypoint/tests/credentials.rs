@@ -165,6 +165,11 @@ fn syncthing_gui_and_rest_refuse_without_the_credential() {
 
 /// One HTTP/1.0 request from inside the container (busybox nc); the whole response.
 fn http_in(b: &DevBox, port: u16, request: &str) -> String {
+    try_http_in(b, port, request).unwrap()
+}
+
+/// The same, as an error while nothing listens yet (a service still starting).
+fn try_http_in(b: &DevBox, port: u16, request: &str) -> Result<String, String> {
     podman_quick(&[
         "exec",
         &b.name,
@@ -172,7 +177,6 @@ fn http_in(b: &DevBox, port: u16, request: &str) -> String {
         "-c",
         &format!("printf '{request}' | nc 127.0.0.1 {port}"),
     ])
-    .unwrap()
 }
 
 #[host_test]
@@ -252,12 +256,14 @@ fn code_server_and_syncthing_in_the_container_require_the_owners_password() {
 
     // Syncthing in the container (real): the same password, user dev.
     poll_until(Duration::from_secs(30), "syncthing GUI", || {
-        let r = http_in(
+        // Refused until Syncthing listens: ask again.
+        try_http_in(
             &b,
             8384,
             "GET /rest/system/version HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n",
-        );
-        (!r.is_empty()).then_some(r)
+        )
+        .ok()
+        .filter(|r| !r.is_empty())
     })
     .unwrap();
     let refused = http_in(
