@@ -13,6 +13,8 @@ use devbox_entrypoint::status::Status;
 use devboxd::engine::{ContainerId, ContainerSpec, Engine, EngineError};
 use devboxd::podman::Podman;
 // Exactly what devboxd execs: the program PID 1 runs (/proc/1/exe).
+use devbox_contract::tags::default_tags;
+use devbox_contract::{env, HOME_PATH};
 use devboxd::service::ENTRYPOINT;
 
 /// Above the raw CLI baseline's ranges (1,500,000,000 + n * 65536), below Podman's own.
@@ -80,19 +82,16 @@ impl ApiSide {
             image: spec.image.to_string(),
             hostname: spec.name.clone(),
             env: vec![
-                ("DEVBOX_HOSTNAME".into(), spec.name.clone()),
-                ("DEVBOX_OWNER".into(), spec.owner.to_string()),
-                (
-                    "DEVBOX_TAGS".into(),
-                    format!("tag:devcontainer,tag:{}-container", spec.owner),
-                ),
-                ("DEVBOX_SYNCTHING".into(), "false".into()),
+                (env::HOSTNAME.into(), spec.name.clone()),
+                (env::OWNER.into(), spec.owner.to_string()),
+                (env::TAGS.into(), default_tags(spec.owner).join(",")),
+                (env::SYNCTHING.into(), "false".into()),
             ],
             labels,
             nano_cpus: 2_000_000_000,
             memory_bytes: 4 * 1024 * 1024 * 1024,
             volume: spec.volume(),
-            home_path: "/home/dev".into(),
+            home_path: HOME_PATH.into(),
             // The engine-level bench keeps Podman's default network (no isolation cost here).
             network: None,
             tmpfs: vec![(
