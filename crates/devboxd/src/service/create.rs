@@ -147,12 +147,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
         progress: &dyn Progress,
     ) -> Result<ContainerStatus, ApiError> {
         let result = self.create_inner(caller, req, progress).await;
-        self.audit(
-            caller,
-            "create",
-            &req.name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "create", &req.name, &result);
         result
     }
 

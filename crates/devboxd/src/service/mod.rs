@@ -497,9 +497,9 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
 
     // ---- Audit and test hooks.
 
-    fn audit(&self, caller: &Caller, action: &str, name: &str, result: &Result<(), ApiError>) {
+    fn audit<T>(&self, caller: &Caller, action: &str, name: &str, result: &Result<T, ApiError>) {
         match result {
-            Ok(()) => tracing::info!(
+            Ok(_) => tracing::info!(
                 target: "devbox::audit",
                 uid = caller.uid, user = %caller.user, action, container = name, result = "ok",
                 "audit"

@@ -49,12 +49,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.audit(caller, "keep-volume", name, &Ok(()));
             return Ok(item);
         }
-        self.audit(
-            caller,
-            "keep",
-            name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "keep", name, &result);
         let c = result?;
         let state = self.state.load().map_err(internal)?;
         Ok(self.plan_item(&c, state.containers.get(name)))

@@ -29,12 +29,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.start_locked(caller, name, auth_key, progress).await
         }
         .await;
-        self.audit(
-            caller,
-            "start",
-            name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "start", name, &result);
         let (id, ready) = result?;
         self.status_with(&id, Some(DesiredState::Running), ready)
             .await
@@ -121,12 +116,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             self.stop_locked(caller, name, progress).await
         }
         .await;
-        self.audit(
-            caller,
-            "stop",
-            name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "stop", name, &result);
         let id = result?;
         let c = self
             .engine
@@ -203,12 +193,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 .await
         }
         .await;
-        self.audit(
-            caller,
-            "destroy",
-            name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "destroy", name, &result);
         result
     }
 
@@ -324,11 +309,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 ));
             }
             // Rotating without a key goes back to 1Password; with one, that key is used from now on.
-            let source = if auth_key.is_some() {
-                KeySource::User
-            } else {
-                KeySource::OnePassword
-            };
+            let source = key_source_of(auth_key);
             if !c.running() {
                 // Nothing to deliver: record where the next start takes its key from.
                 self.set_next_start_key(name, auth_key, progress)?;
@@ -362,12 +343,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             Ok(c.id)
         }
         .await;
-        self.audit(
-            caller,
-            "rotate-key",
-            name,
-            &result.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        self.audit(caller, "rotate-key", name, &result);
         let id = result?;
         self.status_with(&id, self.desired(name), None).await
     }
@@ -400,15 +376,21 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 ));
             }
         }
-        let source = if auth_key.is_some() {
-            KeySource::User
-        } else {
-            KeySource::OnePassword
-        };
+        let source = key_source_of(auth_key);
         self.update_state(name, |s| {
             if let Some(e) = s.get_mut(name) {
                 e.key_source = source;
             }
         })
+    }
+}
+
+/// Where a container's keys come from once a request with `auth_key` has run: the key the user
+/// supplied, or 1Password when none was.
+fn key_source_of(auth_key: Option<&AuthKey>) -> KeySource {
+    if auth_key.is_some() {
+        KeySource::User
+    } else {
+        KeySource::OnePassword
     }
 }
