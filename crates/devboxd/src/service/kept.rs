@@ -7,8 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use devbox_api::{
-    ApiError, DestroyResult, ErrorCode, KeptVolumeInfo, Notice, NoticeKind, PlanItem,
-    PlannedAction, PlannedNotice,
+    ApiError, DestroyResult, ErrorCode, KeptVolumeInfo, Notice, NoticeKind, PlanItem, PlannedAction,
 };
 use jiff::SignedDuration;
 
@@ -167,16 +166,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 at: n.at.to_string(),
             }),
             notices: next
-                .map(|n| {
-                    lifecycle::planned_notices(&n, &rules, &entry.notices_sent)
-                        .into_iter()
-                        .map(|(h, at, sent)| PlannedNotice {
-                            at: at.to_string(),
-                            hours_before: h,
-                            sent,
-                        })
-                        .collect()
-                })
+                .map(|n| super::plan::planned_notices(&n, &rules, &entry.notices_sent))
                 .unwrap_or_default(),
         }
     }

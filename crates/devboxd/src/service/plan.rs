@@ -75,16 +75,7 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
                 at: n.at.to_string(),
             }),
             notices: next
-                .map(|n| {
-                    lifecycle::planned_notices(&n, &rules, sent)
-                        .into_iter()
-                        .map(|(h, at, sent)| PlannedNotice {
-                            at: at.to_string(),
-                            hours_before: h,
-                            sent,
-                        })
-                        .collect()
-                })
+                .map(|n| planned_notices(&n, &rules, sent))
                 .unwrap_or_default(),
         }
     }
@@ -129,4 +120,20 @@ impl<E: Engine, S: SecretSource, C: Clock> Service<E, S, C> {
             kept_volumes,
         })
     }
+}
+
+/// The warnings due before `next`, as the API shows them (containers and kept volumes alike).
+pub(super) fn planned_notices(
+    next: &lifecycle::Next,
+    rules: &lifecycle::Rules,
+    sent: &[String],
+) -> Vec<PlannedNotice> {
+    lifecycle::planned_notices(next, rules, sent)
+        .into_iter()
+        .map(|(h, at, sent)| PlannedNotice {
+            at: at.to_string(),
+            hours_before: h,
+            sent,
+        })
+        .collect()
 }
